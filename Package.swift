@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+// iavf-check: validates the iavf VLAN filter state machine against traces
+// recorded live (eBPF), in a VM against an emulated PF, or written by hand.
+import PackageDescription
+
+let package = Package(
+    name: "iavf-check",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "iavf-check", targets: ["iavf-check"]),
+        .library(name: "IavfModel", targets: ["IavfModel"]),
+        .library(name: "IavfTrace", targets: ["IavfTrace"]),
+        .library(name: "IavfChecker", targets: ["IavfChecker"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // zlib from Debian (zlib1g-dev): reads plain and gzip traces through one path.
+        .systemLibrary(name: "CZlib", path: "CShims/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        // The two generations' transition tables as data, and the engine that applies them.
+        .target(name: "IavfModel", path: "Sources/IavfModel"),
+        // The event type and the JSONL reader/writer of trace-format.md.
+        .target(name: "IavfTrace", dependencies: ["IavfModel", "CZlib"], path: "Sources/IavfTrace"),
+        // Intent set, spec rules, divergence against the model, findings, verdict, reports.
+        .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker"),
+        // The CLI's commands (a library so tests can call them; the executable is a thin main).
+        .target(name: "IavfCheckCLI", dependencies: [
+            "IavfModel", "IavfTrace", "IavfChecker",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Sources/IavfCheckCLI"),
+        .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
+
+        .testTarget(name: "IavfModelTests", dependencies: ["IavfModel"], path: "Tests/IavfModelTests"),
+        .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace"], path: "Tests/IavfTraceTests"),
+        .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel"],
+                    path: "Tests/IavfCheckerTests"),
+        .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
+    ],
+    swiftLanguageModes: [.v5]
+)

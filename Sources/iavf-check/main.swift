@@ -1,0 +1,3 @@
+import IavfCheckCLI
+
+IavfCheckCommand.main()
