@@ -1,0 +1,304 @@
+/// The reference model of one adapter: the filter list, the two VLAN request bits and
+/// `current_op`, driven by the trace's events at the points trace-format.md names.
+/// Per-filter changes come only from `TransitionTable`; this file holds the adapter-wide
+/// effects (sections 1.5, 2.5, 7) and the bookkeeping.
+public struct ReferenceModel: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public var key: VlanKey
+        public var state: FilterState
+        /// Recent race-relevant transitions, oldest first (at most `maxMarks`).
+        public var marks: [ProvenanceMark] = []
+
+        public var filter: Filter { Filter(key: key, state: state) }
+
+        public func last(_ kind: Provenance) -> ProvenanceMark? {
+            marks.last { $0.kind == kind }
+        }
+
+        mutating func note(_ kind: Provenance, _ seq: Int64) {
+            if marks.count == ReferenceModel.maxMarks { marks.removeFirst() }
+            marks.append(ProvenanceMark(kind: kind, seq: seq))
+        }
+    }
+
+    static let maxMarks = 6
+    /// V1 message capacity: 2 bytes a VID after a 6-byte header in a 4096-byte buffer.
+    public static let v1Capacity = 2045
+    /// V2: up to 127 elements fit one message; larger batches go out in chunks of 126.
+    public static let v2SingleMessage = 127
+    public static let v2Chunk = 126
+
+    public let generation: Generation
+    public var vlanMode: VlanMode
+    /// `vlan_v2_caps.filtering.max_filters`; nil when unknown or under V1.
+    public var maxFilters: Int?
+    /// `vlan_filter_list` in list order.
+    public private(set) var entries: [Entry] = []
+    public private(set) var addBit = false
+    public private(set) var delBit = false
+    public private(set) var currentOp: VirtchnlOp?
+    /// The adapter is past DOWN_PENDING (devices start up).
+    public private(set) var isUp = true
+    private var bitsSavedByClose: (add: Bool, del: Bool)?
+
+    public init(generation: Generation, vlanMode: VlanMode = .v2, maxFilters: Int? = nil) {
+        self.generation = generation
+        self.vlanMode = vlanMode
+        self.maxFilters = maxFilters
+    }
+
+    public var filters: [Filter] { entries.map(\.filter) }
+    public var count: Int { entries.count }
+
+    public func entry(_ key: VlanKey) -> Entry? { entries.first { $0.key == key } }
+
+    /// No VLAN work pending: no request outstanding and neither VLAN bit set.
+    public var isQuiescent: Bool { currentOp == nil && !addBit && !delBit }
+
+    // MARK: ndo callbacks (applied at exit)
+
+    /// What `iavf_vlan_rx_add_vid` returns: the limit check comes before the lookup.
+    public func predictedAddResult(_ key: VlanKey) -> Int32 {
+        if key.vid == 0 { return 0 }
+        if let m = maxFilters, vlanMode == .v2, count >= m { return -5 }
+        return 0
+    }
+
+    public mutating func userAdd(_ key: VlanKey, ret: Int32, seq: Int64) {
+        guard ret == 0, key.vid != 0 else { return }
+        if let i = index(of: key) {
+            let before = entries[i].state
+            apply(.userAdd, at: i, seq: seq)
+            if generation == .patched, before == .REMOVING { entries[i].note(.readdedWhileRemoving, seq) }
+        } else if let row = TransitionTable.row(generation, from: .absent, on: .userAdd),
+                  case .state(let s) = row.to {
+            entries.append(Entry(key: key, state: s))
+            sideEffects(row)
+        }
+    }
+
+    public mutating func userKill(_ key: VlanKey, seq: Int64) {
+        guard key.vid != 0, let i = index(of: key) else { return }
+        apply(.userKill, at: i, seq: seq)
+    }
+
+    // MARK: watchdog messages
+
+    /// The VIDs the driver puts into the next message of this opcode (selection order,
+    /// capacity and, for V2 ADD, the clamp of section 2.5 / erratum 8).
+    public func predictedMessage(_ op: VirtchnlOp) -> [VlanKey] {
+        guard op.isVlanFilterOp else { return [] }
+        let stimulus: Stimulus = op.isVlanAdd ? .wdAddChosen : .wdDelChosen
+        let wanted = TransitionTable.selectable(generation, for: stimulus)
+        let candidates = entries.filter { wanted.contains($0.state) }.map(\.key)
+        var k = candidates.count
+        if op.isV2 {
+            if k > Self.v2SingleMessage { k = Self.v2Chunk }
+            if op.isVlanAdd, let m = maxFilters {
+                let c = candidates.count, n = count
+                if c + n > m && n < m { k = min(k, m - n) }
+            }
+        } else {
+            k = min(k, Self.v1Capacity)
+        }
+        return Array(candidates.prefix(k))
+    }
+
+    /// The message the watchdog would send on its next run, for simulations: the ADD bit
+    /// has priority over the DEL bit, one message a run, only with no request outstanding.
+    /// Returns nil (and clears the bit, as the driver does) when the bit's list is empty.
+    public mutating func watchdogTick() -> (op: VirtchnlOp, vids: [VlanKey])? {
+        guard currentOp == nil else { return nil }
+        let v2 = vlanMode == .v2
+        if addBit {
+            let op: VirtchnlOp = v2 ? .addVlanV2 : .addVlan
+            let vids = predictedMessage(op)
+            if vids.isEmpty { addBit = false; return nil }
+            return (op, vids)
+        }
+        if delBit {
+            let op: VirtchnlOp = v2 ? .delVlanV2 : .delVlan
+            let vids = predictedMessage(op)
+            if vids.isEmpty { delBit = false; return nil }
+            return (op, vids)
+        }
+        return nil
+    }
+
+    /// A message seen at `iavf_send_pf_msg`: the driver changed the named filters' states
+    /// before sending it. `vids` are the message's own (under V1 every tpid is 0x8100).
+    public mutating func send(_ op: VirtchnlOp, vids: [VlanKey], seq: Int64) {
+        currentOp = op
+        guard op.isVlanFilterOp else { return }
+        let stimulus: Stimulus = op.isVlanAdd ? .wdAddChosen : .wdDelChosen
+        for key in vids {
+            guard let i = index(of: key) else { continue }
+            apply(stimulus, at: i, seq: seq)
+        }
+        entries.removeAll { $0.state == .INVALID }
+        // The bit stays set when the batch did not fit (capacity or clamp).
+        let wanted = TransitionTable.selectable(generation, for: stimulus)
+        let left = entries.contains { wanted.contains($0.state) }
+        if op.isVlanAdd { addBit = left } else { delBit = left }
+    }
+
+    // MARK: completions
+
+    public mutating func reply(_ op: VirtchnlOp, retval: Int32, seq: Int64) {
+        currentOp = nil
+        let ok = retval == 0
+        switch op {
+        case .addVlanV2: applyToAll(ok ? .addV2Success : .addV2Error, seq: seq)
+        case .addVlan: applyToAll(ok ? .addV1Success : .addV1Error, seq: seq)
+        case .delVlan, .delVlanV2: applyToAll(ok ? .delSuccess : .delError, seq: seq)
+        case .getVFResources where vlanMode == .v1, .getOffloadVlanV2Caps:
+            // Erratum 1: whatever the reply's retval.
+            applyToAll(.configReply, seq: seq)
+        default: break
+        }
+    }
+
+    // MARK: down, close, open, reset
+
+    /// `iavf_down` exit. A no-op when the adapter is already down.
+    public mutating func down(seq: Int64) {
+        guard isUp else { return }
+        isUp = false
+        if currentOp?.isVlanFilterOp == true {
+            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
+                entries[i].note(.inFlightCancelledByDown, seq)
+            }
+        }
+        currentOp = nil
+        applyToAll(.down, seq: seq)
+    }
+
+    /// `iavf_close` entry: `aq_required` is saved and cleared around `iavf_down`.
+    public mutating func closeEnter(seq: Int64) {
+        guard isUp else { return }
+        bitsSavedByClose = (addBit, delBit)
+        if addBit {
+            for i in entries.indices where entries[i].state == .ADD { entries[i].note(.addStrippedByClose, seq) }
+        }
+        addBit = false
+        delBit = false
+    }
+
+    /// `iavf_close` exit: the saved bits come back, except the ADD bit.
+    public mutating func closeExit() {
+        guard let saved = bitsSavedByClose else { return }
+        bitsSavedByClose = nil
+        delBit = delBit || saved.del
+    }
+
+    /// `iavf_open` exit.
+    public mutating func open(ret: Int32, seq: Int64) {
+        guard ret == 0 else { return }
+        isUp = true
+        applyToAll(.open, seq: seq)
+        // U: iavf_restore_filters sets the ADD bit whether or not anything was INACTIVE.
+        if generation == .unpatched { addBit = true }
+    }
+
+    /// `iavf_reset_task`: request bits and `current_op` are cleared; the in-flight reply is lost.
+    public mutating func reset(seq: Int64) {
+        if currentOp?.isVlanFilterOp == true {
+            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
+                entries[i].note(.replyLostInReset, seq)
+            }
+        }
+        addBit = false
+        delBit = false
+        currentOp = nil
+    }
+
+    /// `iavf_disable_vf`: the reset never completed; everything is freed.
+    public mutating func disableVF(seq: Int64) {
+        applyToAll(.disableVF, seq: seq)
+    }
+
+    // MARK: resynchronisation
+
+    /// Adopt what a snapshot shows (after a divergence or lost events), keeping the
+    /// provenance of filters that are still there.
+    public mutating func adopt(_ snapshot: [Filter]) {
+        var old: [VlanKey: Entry] = [:]
+        for e in entries { old[e.key] = e }
+        entries = snapshot.map { f in
+            var e = old[f.key] ?? Entry(key: f.key, state: f.state)
+            e.state = f.state == .INVALID ? .ADD : f.state
+            return e
+        }
+    }
+
+    /// Whether a snapshot shows exactly the model's list (order, keys, states). INVALID
+    /// in a snapshot is a filter being created, which the model already holds as ADD.
+    public func matches(_ snapshot: [Filter]) -> Bool {
+        guard snapshot.count == entries.count else { return false }
+        for (f, e) in zip(snapshot, entries) {
+            if f.key != e.key { return false }
+            if f.state != e.state && !(f.state == .INVALID && e.state == .ADD) { return false }
+        }
+        return true
+    }
+
+    // MARK: engine
+
+    private func index(of key: VlanKey) -> Int? { entries.firstIndex { $0.key == key } }
+
+    private mutating func applyToAll(_ s: Stimulus, seq: Int64) {
+        var setAdd = false, setDel = false
+        var i = 0
+        while i < entries.count {
+            let before = entries.count
+            let effects = apply(s, at: i, seq: seq, bits: false)
+            setAdd = setAdd || effects.contains(.addBit)
+            setDel = setDel || effects.contains(.delBit)
+            if entries.count == before { i += 1 }
+        }
+        if setAdd { addBit = true }
+        if setDel { delBit = true }
+    }
+
+    /// Applies the row for entry `i`; returns the row's effects.
+    @discardableResult
+    private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> [Effect] {
+        let before = entries[i].state
+        guard let row = TransitionTable.row(generation, from: .state(before), on: s) else { return [] }
+        switch row.to {
+        case .unchanged: break
+        case .freed: entries.remove(at: i)
+        case .state(let after):
+            entries[i].state = after
+            noteProvenance(at: i, before: before, after: after, on: s, seq: seq)
+        }
+        if case .unchanged = row.to { noteUnchanged(at: i, on: s, seq: seq) }
+        if bits { sideEffects(row) }
+        return row.effects
+    }
+
+    private mutating func sideEffects(_ row: Transition) {
+        if row.effects.contains(.addBit) { addBit = true }
+        if row.effects.contains(.delBit) { delBit = true }
+    }
+
+    private mutating func noteProvenance(at i: Int, before: FilterState, after: FilterState,
+                                         on s: Stimulus, seq: Int64) {
+        switch (s, before, after) {
+        case (.down, .REMOVE, .DISABLE): entries[i].note(.removeOverwrittenByDown, seq)
+        case (.down, _, .DISABLE): entries[i].note(.disabledByDown, seq)
+        case (.open, .INACTIVE, .ADD): entries[i].note(.restoredAtOpen, seq)
+        case (.configReply, .REMOVE, _), (.configReply, .REMOVING, _): entries[i].note(.resurrectedByConfigReply, seq)
+        case (.delError, _, _): entries[i].note(.pfRefusedDelete, seq)
+        default: break
+        }
+    }
+
+    private mutating func noteUnchanged(at i: Int, on s: Stimulus, seq: Int64) {
+        switch s {
+        case .addV1Success where entries[i].state.isAddInFlight: entries[i].note(.v1AddSuccessIgnored, seq)
+        case .addV1Error where entries[i].state.isAddInFlight: entries[i].note(.v1AddErrorIgnored, seq)
+        default: break
+        }
+    }
+}

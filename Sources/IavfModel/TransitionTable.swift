@@ -1,0 +1,221 @@
+/// The transition tables of iavf-vlan-state-machine.md sections 2.2 (unpatched) and 2.3
+/// (patched), with its Errata applied, written as data. Each row names the spec row it
+/// comes from, so a reviewer can hold the two side by side. The engine in
+/// `ReferenceModel` only looks rows up; it holds no per-state logic of its own.
+
+/// What happens to one filter.
+public enum Stimulus: String, Sendable, CaseIterable {
+    case userAdd = "UserAdd"
+    case userKill = "UserKill"
+    case wdAddChosen = "WdAdd, chosen"
+    case wdAddNotAllowed = "WdAdd, not allowed"
+    case wdDelChosen = "WdDel, chosen"
+    case wdDelNotAllowed = "WdDel, not allowed"
+    case addV2Success = "Cpl(ADD_VLAN_V2, 0)"
+    case addV2Error = "Cpl(ADD_VLAN_V2, err)"
+    case addV1Success = "Cpl(ADD_VLAN, 0)"
+    case addV1Error = "Cpl(ADD_VLAN, err)"
+    case delSuccess = "Cpl(DEL_VLAN[_V2], 0)"
+    case delError = "Cpl(DEL_VLAN[_V2], err)"
+    case down = "Down"
+    case open = "Open"
+    case configReply = "CfgResp"
+    case disableVF = "DisableVF"
+}
+
+/// The state a row starts from: no filter for the key, or a filter in a state.
+public enum FromState: Hashable, Sendable, CustomStringConvertible {
+    case absent
+    case state(FilterState)
+
+    public var description: String {
+        switch self {
+        case .absent: return "(none)"
+        case .state(let s): return s.rawValue
+        }
+    }
+}
+
+/// Where a row leaves the filter.
+public enum Target: Hashable, Sendable, CustomStringConvertible {
+    case unchanged
+    case state(FilterState)
+    /// Unlinked and freed; `num_vlan_filters` drops by one.
+    case freed
+
+    public var description: String {
+        switch self {
+        case .unchanged: return "unchanged"
+        case .state(let s): return s.rawValue
+        case .freed: return "freed"
+        }
+    }
+}
+
+/// Side effects a row has besides the filter's state.
+public enum Effect: String, Sendable {
+    /// `IAVF_FLAG_AQ_ADD_VLAN_FILTER` set and the watchdog kicked.
+    case addBit = "ADD bit"
+    /// `IAVF_FLAG_AQ_DEL_VLAN_FILTER` set and the watchdog kicked.
+    case delBit = "DEL bit"
+    /// A new entry is linked at the tail; `num_vlan_filters` + 1.
+    case linkAtTail = "link at tail, count+1"
+    /// The VID goes into the message being built.
+    case inMessage = "VID in message"
+}
+
+public struct Transition: Sendable {
+    public let from: [FromState]
+    public let on: Stimulus
+    public let to: Target
+    public let effects: [Effect]
+    /// Where the row comes from in iavf-vlan-state-machine.md.
+    public let spec: String
+
+    init(_ from: [FromState], _ on: Stimulus, _ to: Target, _ effects: [Effect] = [], spec: String) {
+        self.from = from
+        self.on = on
+        self.to = to
+        self.effects = effects
+        self.spec = spec
+    }
+}
+
+// Short spellings so the tables below read like the spec's.
+private let ADD = FromState.state(.ADD), IS_NEW = FromState.state(.IS_NEW), ADDING = FromState.state(.ADDING)
+private let ACTIVE = FromState.state(.ACTIVE), DISABLE = FromState.state(.DISABLE)
+private let INACTIVE = FromState.state(.INACTIVE), REMOVE = FromState.state(.REMOVE)
+private let REMOVING = FromState.state(.REMOVING), none = FromState.absent
+
+public enum TransitionTable {
+    /// The states a generation's enum has (INVALID is "being created" and never a row).
+    public static func states(_ g: Generation) -> [FilterState] {
+        switch g {
+        case .unpatched: return [.ADD, .IS_NEW, .ACTIVE, .DISABLE, .INACTIVE, .REMOVE]
+        case .patched: return [.ADD, .ADDING, .ACTIVE, .REMOVE, .REMOVING]
+        }
+    }
+
+    public static func rows(_ g: Generation) -> [Transition] {
+        switch g {
+        case .unpatched: return unpatched
+        case .patched: return patched
+        }
+    }
+
+    /// Section 2.2, U (6.1.170), with errata 1 to 5.
+    public static let unpatched: [Transition] = [
+        .init([none], .userAdd, .state(.ADD), [.linkAtTail, .addBit], spec: "2.2 (none) UserAdd, key not found"),
+        .init([REMOVE], .userAdd, .state(.ADD), [.addBit], spec: "2.2 REMOVE UserAdd; erratum 3"),
+        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE], .userAdd, .unchanged, spec: "2.2 ADD..INACTIVE UserAdd"),
+        .init([ADD], .userKill, .freed, spec: "2.2 ADD UserKill"),
+        .init([IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .userKill, .state(.REMOVE), [.delBit],
+              spec: "2.2 IS_NEW..REMOVE UserKill"),
+        .init([ADD], .wdAddChosen, .state(.IS_NEW), [.inMessage], spec: "2.2 ADD WdAdd, chosen"),
+        .init([ADD], .wdAddNotAllowed, .unchanged, spec: "2.2 ADD WdAdd, not allowed"),
+        .init([DISABLE], .wdDelChosen, .state(.INACTIVE), [.inMessage], spec: "2.2 DISABLE WdDel, chosen"),
+        .init([REMOVE], .wdDelChosen, .freed, [.inMessage], spec: "2.2 REMOVE WdDel, chosen (freed at send)"),
+        .init([DISABLE], .wdDelNotAllowed, .state(.INACTIVE), spec: "2.2 DISABLE WdDel, not allowed"),
+        .init([REMOVE], .wdDelNotAllowed, .freed, spec: "2.2 REMOVE WdDel, not allowed"),
+        .init([IS_NEW], .addV2Success, .state(.ACTIVE), spec: "2.2 IS_NEW Cpl(ADD_VLAN_V2, 0)"),
+        .init([IS_NEW], .addV2Error, .freed, spec: "2.2 IS_NEW Cpl(ADD_VLAN_V2, err): iavf_vlan_add_reject"),
+        .init([IS_NEW], .addV1Success, .unchanged, spec: "2.2 IS_NEW Cpl(ADD_VLAN, 0): no V1 success handler (R5)"),
+        .init([IS_NEW], .addV1Error, .unchanged, spec: "2.2 IS_NEW Cpl(ADD_VLAN, err)"),
+        // DEL completions change nothing: REMOVE entries were freed at send and DISABLE
+        // entries stay INACTIVE whatever the result (erratum 2).
+        .init([INACTIVE], .delSuccess, .unchanged, spec: "2.2 Cpl(DEL_VLAN*, any); erratum 2"),
+        .init([INACTIVE], .delError, .unchanged, spec: "2.2 Cpl(DEL_VLAN*, any); erratum 2"),
+        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .down, .state(.DISABLE), [.delBit],
+              spec: "2.2 any Down; erratum 4 (DEL bit only if comms are up)"),
+        .init([INACTIVE], .open, .state(.ADD), [.addBit], spec: "2.2 INACTIVE Open; erratum 5 (at open exit, ret 0)"),
+        .init([ADD, IS_NEW, ACTIVE, DISABLE, REMOVE], .open, .unchanged, spec: "2.2 DISABLE, others Open (R3)"),
+        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .configReply, .state(.ADD), [.addBit],
+              spec: "2.2 any CfgResp; erratum 1"),
+        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .disableVF, .freed, spec: "2.2 any DisableVF"),
+    ]
+
+    /// Section 2.3, P (6.1.176 to 6.1.192), with errata 1 and 6.
+    public static let patched: [Transition] = [
+        .init([none], .userAdd, .state(.ADD), [.linkAtTail, .addBit], spec: "2.3 (none) UserAdd, not found"),
+        .init([REMOVE], .userAdd, .state(.ACTIVE), spec: "2.3 REMOVE UserAdd: cancel the queued DEL"),
+        .init([REMOVING], .userAdd, .state(.ADD), [.addBit], spec: "2.3 REMOVING UserAdd; erratum 6"),
+        .init([ADD, ADDING, ACTIVE], .userAdd, .unchanged, spec: "2.3 ADD, ADDING, ACTIVE UserAdd"),
+        .init([ADD], .userKill, .freed, spec: "2.3 ADD UserKill"),
+        .init([ADDING, ACTIVE, REMOVE], .userKill, .state(.REMOVE), [.delBit], spec: "2.3 ADDING, ACTIVE, REMOVE UserKill"),
+        .init([REMOVING], .userKill, .unchanged, spec: "2.3 REMOVING UserKill: no second DEL"),
+        .init([ADD], .wdAddChosen, .state(.ADDING), [.inMessage], spec: "2.3 ADD WdAdd, chosen"),
+        .init([ADD], .wdAddNotAllowed, .unchanged, spec: "2.3 ADD WdAdd, not allowed"),
+        .init([REMOVE], .wdDelChosen, .state(.REMOVING), [.inMessage], spec: "2.3 REMOVE WdDel, chosen"),
+        .init([REMOVE], .wdDelNotAllowed, .freed, spec: "2.3 REMOVE WdDel, not allowed"),
+        .init([ADDING], .addV2Success, .state(.ACTIVE), spec: "2.3 ADDING Cpl(ADD_VLAN_V2, 0)"),
+        .init([ADDING], .addV1Success, .state(.ACTIVE), spec: "2.3 ADDING Cpl(ADD_VLAN, 0): V1 success handler"),
+        .init([ADDING], .addV2Error, .freed, spec: "2.3 ADDING Cpl(ADD_VLAN_V2, err): reject"),
+        .init([ADDING], .addV1Error, .unchanged, spec: "2.3 ADDING Cpl(ADD_VLAN, err): stays for ever (S2)"),
+        .init([REMOVING], .delSuccess, .freed, spec: "2.3 REMOVING Cpl(DEL_VLAN*, 0)"),
+        .init([REMOVING], .delError, .state(.ACTIVE), spec: "2.3 REMOVING Cpl(DEL_VLAN*, err)"),
+        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .down, .unchanged, spec: "2.3 any Down"),
+        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .open, .unchanged, spec: "2.3 any Open (no restore: S1)"),
+        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .configReply, .state(.ADD), [.addBit],
+              spec: "2.3 any CfgResp; erratum 1"),
+        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .disableVF, .freed, spec: "2.3 any DisableVF"),
+    ]
+
+    /// The row for a filter in `from` receiving `on`, or nil when the table has none
+    /// (then nothing happens to that filter).
+    public static func row(_ g: Generation, from: FromState, on: Stimulus) -> Transition? {
+        lookup[g]![Key(from: from, on: on)]
+    }
+
+    /// The states a watchdog message of this kind selects (rows with `.inMessage`).
+    public static func selectable(_ g: Generation, for s: Stimulus) -> Set<FilterState> {
+        var out = Set<FilterState>()
+        for r in rows(g) where r.on == s && r.effects.contains(.inMessage) {
+            for f in r.from { if case .state(let st) = f { out.insert(st) } }
+        }
+        return out
+    }
+
+    private struct Key: Hashable { let from: FromState; let on: Stimulus }
+
+    private static let lookup: [Generation: [Key: Transition]] = {
+        var out: [Generation: [Key: Transition]] = [:]
+        for g in Generation.allCases {
+            var m: [Key: Transition] = [:]
+            for r in rows(g) {
+                for f in r.from {
+                    precondition(m[Key(from: f, on: r.on)] == nil, "two rows for \(f) \(r.on) in \(g)")
+                    m[Key(from: f, on: r.on)] = r
+                }
+            }
+            out[g] = m
+        }
+        return out
+    }()
+}
+
+/// What the adapter does as a whole on an event, beside the per-filter rows
+/// (sections 1.5, 2.1, 2.5 and 7). Also data, for `iavf-check model` to print.
+public struct DeviceRule: Sendable {
+    public let event: String
+    public let unpatched: String
+    public let patched: String
+}
+
+public enum DeviceRules {
+    public static let all: [DeviceRule] = [
+        .init(event: "UserAdd, vid 0", unpatched: "return 0, nothing tracked", patched: "same"),
+        .init(event: "UserAdd, count >= max (before the lookup)", unpatched: "return -EIO, list unchanged", patched: "same"),
+        .init(event: "WdAdd (ADD bit, no current_op)",
+              unpatched: "ADD filters in list order; V1 <= 2045 VIDs, V2 <= 127 else 126; V2 clamp: if c + n > M and n < M send M - n; ADD bit cleared when all fitted; current_op = ADD_VLAN(_V2)",
+              patched: "same"),
+        .init(event: "WdDel (DEL bit, no current_op)",
+              unpatched: "DISABLE and REMOVE filters in list order, same capacity; DEL bit cleared when all fitted; current_op = DEL_VLAN(_V2)",
+              patched: "REMOVE filters only; otherwise the same"),
+        .init(event: "Cpl(op, rv)", unpatched: "current_op = 0; the rows apply to every filter in the in-flight state", patched: "same"),
+        .init(event: "Down (state > DOWN_PENDING)", unpatched: "current_op = 0; DEL bit if the list is non-empty", patched: "current_op = 0; no VLAN bits"),
+        .init(event: "Close", unpatched: "aq_required masked around iavf_down; afterwards the ADD bit is not restored", patched: "same (S1)"),
+        .init(event: "Open (exit, ret 0)", unpatched: "ADD bit set unconditionally (iavf_restore_filters)", patched: "nothing"),
+        .init(event: "Reset", unpatched: "aq_required = 0, current_op = 0; in-flight reply lost", patched: "same"),
+        .init(event: "CfgResp", unpatched: "V1: the GET_VF_RESOURCES reply; V2: the GET_OFFLOAD_VLAN_V2_CAPS reply; whatever its retval", patched: "same"),
+    ]
+}

@@ -1,0 +1,116 @@
+import IavfModel
+
+/// One event of the trace contract (trace-format.md, version 1).
+public struct TraceEvent: Sendable, Equatable {
+    public var seq: Int64
+    public var tNs: Int64
+    /// The adapter: its PCI address when known, else the netdev name at the start.
+    public var dev: String
+    public var body: Body
+
+    public init(seq: Int64, tNs: Int64, dev: String, _ body: Body) {
+        self.seq = seq
+        self.tNs = tNs
+        self.dev = dev
+        self.body = body
+    }
+
+    public enum Phase: String, Sendable, Equatable {
+        case enter, exit
+    }
+
+    public enum MarkResult: String, Sendable, Equatable {
+        case PASS, FAIL, SKIP
+    }
+
+    public struct SnapshotFilter: Sendable, Equatable {
+        public var key: VlanKey
+        /// A state name of either generation (a name of the other generation is a
+        /// divergence, not bad input).
+        public var state: FilterState
+        public init(key: VlanKey, state: FilterState) { self.key = key; self.state = state }
+        public var filter: Filter { Filter(key: key, state: state) }
+    }
+
+    public enum Body: Sendable, Equatable {
+        /// `iavf_vlan_rx_add_vid`; `ret` at exit (negative errno).
+        case addVid(key: VlanKey, phase: Phase, ret: Int32?)
+        /// `iavf_vlan_rx_kill_vid`.
+        case killVid(key: VlanKey, phase: Phase, ret: Int32?)
+        /// `iavf_send_pf_msg`: the message the PF was asked.
+        case send(op: VirtchnlOp, vids: [VlanKey], ret: Int32?)
+        /// `iavf_virtchnl_completion` entry.
+        case reply(op: VirtchnlOp, retval: Int32)
+        case down(phase: Phase)
+        case upComplete(phase: Phase)
+        case open(phase: Phase, ret: Int32?)
+        case close(phase: Phase, ret: Int32?)
+        case reset(phase: Phase)
+        /// A walk of `vlan_filter_list`: filters in list order and `num_vlan_filters`.
+        case snapshot(filters: [SnapshotFilter], count: Int, at: String?)
+        case settled(reason: String?)
+        case lost(count: Int64)
+        case mark(text: String, result: MarkResult?)
+        /// The emulated PF's programmed set for this VF.
+        case pf(vids: [VlanKey])
+        case caps(maxFilters: Int?)
+        /// An `ev` this reader does not know (skipped by the checker).
+        case unknown(kind: String)
+    }
+
+    /// The contract's `ev` name.
+    public var kind: String { body.kind }
+
+    /// `enter` or `exit` for the events that have a phase.
+    public var phase: Phase? {
+        switch body {
+        case .addVid(_, let p, _), .killVid(_, let p, _), .open(let p, _), .close(let p, _): return p
+        case .down(let p), .upComplete(let p), .reset(let p): return p
+        default: return nil
+        }
+    }
+}
+
+extension TraceEvent.Body {
+    public var kind: String {
+        switch self {
+        case .addVid: return "add_vid"
+        case .killVid: return "kill_vid"
+        case .send: return "send"
+        case .reply: return "reply"
+        case .down: return "down"
+        case .upComplete: return "up_complete"
+        case .open: return "open"
+        case .close: return "close"
+        case .reset: return "reset"
+        case .snapshot: return "snapshot"
+        case .settled: return "settled"
+        case .lost: return "lost"
+        case .mark: return "mark"
+        case .pf: return "pf"
+        case .caps: return "caps"
+        case .unknown(let k): return k
+        }
+    }
+}
+
+/// Line 1 of a trace.
+public struct TraceHeader: Sendable, Equatable {
+    public enum Source: String, Sendable { case live, emulated, sim, manual }
+
+    public var generation: Generation?
+    public var kernel: String?
+    public var vlanMode: VlanMode
+    public var maxFilters: Int?
+    public var source: Source?
+
+    /// `generation == nil` is the contract's "unknown": only the spec rules apply.
+    public init(generation: Generation?, kernel: String? = nil, vlanMode: VlanMode = .v2,
+                maxFilters: Int? = nil, source: Source? = nil) {
+        self.generation = generation
+        self.kernel = kernel
+        self.vlanMode = vlanMode
+        self.maxFilters = maxFilters
+        self.source = source
+    }
+}

@@ -1,0 +1,166 @@
+import CZlib
+import IavfModel
+
+/// Bad input: the contract's exit 2. The description names the file, line and field.
+public struct TraceReadError: Error, CustomStringConvertible, Sendable {
+    public var file: String
+    public var line: Int
+    public var field: String?
+    public var message: String
+
+    public var description: String {
+        let loc = line > 0 ? "\(file):\(line)" : file
+        if let field { return "\(loc): field '\(field)': \(message)" }
+        return "\(loc): \(message)"
+    }
+}
+
+/// Streams a trace (plain or gzip, decided by its content, not its name) one event at a
+/// time in constant memory. Validates what the contract calls bad input: the header,
+/// required fields and types, `seq` strictly increasing, `t_ns` non-decreasing.
+public final class TraceReader {
+    public let path: String
+    public private(set) var header: TraceHeader!
+    /// Line number of the last line read (1 is the header).
+    public private(set) var line = 0
+    /// `ev` kinds this reader skipped, with how often (one warning each is the caller's job).
+    public private(set) var unknownKinds: [String: Int] = [:]
+
+    private var file: gzFile?
+    private var buffer: UnsafeMutableRawPointer
+    private var capacity: Int
+    private var start = 0, end = 0
+    private var eof = false
+    private var decoder = EventDecoder()
+    private var lastSeq: Int64?
+    private var lastT: Int64?
+    private static let maxLine = 64 << 20
+
+    /// Opens `path` ("-" is standard input) and reads its header.
+    public init(path: String, bufferSize: Int = 1 << 20) throws {
+        self.path = path
+        capacity = bufferSize
+        buffer = .allocate(byteCount: capacity, alignment: 16)
+        file = path == "-" ? gzdopen(dup(0), "rb") : gzopen(path, "rb")
+        guard file != nil else {
+            let e = errno
+            buffer.deallocate()
+            throw TraceReadError(file: path, line: 0, field: nil,
+                                 message: "cannot open: \(String(cString: strerror(e)))")
+        }
+        gzbuffer(file, 256 << 10)
+        do {
+            guard let first = try nextLine() else {
+                throw TraceReadError(file: path, line: 1, field: nil, message: "empty file: line 1 must be the trace header")
+            }
+            header = try wrap { try decoder.header(first) }
+        } catch {
+            close()
+            buffer.deallocate()
+            throw error
+        }
+    }
+
+    deinit {
+        close()
+        buffer.deallocate()
+    }
+
+    private func close() {
+        if let f = file { gzclose(f); file = nil }
+    }
+
+    private func wrap<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as ScanError {
+            throw TraceReadError(file: path, line: line, field: e.field, message: e.message)
+        }
+    }
+
+    /// The next event, or nil at the end of the trace. Blank lines are skipped.
+    public func next() throws -> TraceEvent? {
+        while let raw = try nextLine() {
+            if isBlank(raw) { continue }
+            let ev = try wrap { try decoder.event(raw) }
+            if let s = lastSeq, ev.seq <= s {
+                throw TraceReadError(file: path, line: line, field: "seq",
+                                     message: "\(ev.seq) is not greater than the previous event's \(s) (seq must strictly increase)")
+            }
+            if let t = lastT, ev.tNs < t {
+                throw TraceReadError(file: path, line: line, field: "t_ns",
+                                     message: "\(ev.tNs) goes back from \(t) (t_ns must not decrease)")
+            }
+            lastSeq = ev.seq
+            lastT = ev.tNs
+            if case .unknown(let k) = ev.body { unknownKinds[k, default: 0] += 1 }
+            return ev
+        }
+        return nil
+    }
+
+    private func isBlank(_ raw: UnsafeRawBufferPointer) -> Bool {
+        for c in raw where !(c == 0x20 || c == 0x09 || c == 0x0d) { return false }
+        return true
+    }
+
+    /// The next line without its newline, valid until the next call.
+    private func nextLine() throws -> UnsafeRawBufferPointer? {
+        while true {
+            if start < end, let nl = memchr(buffer + start, 0x0a, end - start) {
+                let len = buffer.distance(to: nl) - start
+                let out = UnsafeRawBufferPointer(start: buffer + start, count: len)
+                start += len + 1
+                line += 1
+                return out
+            }
+            if eof {
+                guard start < end else { return nil }
+                let out = UnsafeRawBufferPointer(start: buffer + start, count: end - start)
+                start = end
+                line += 1
+                return out
+            }
+            try fill()
+        }
+    }
+
+    private func fill() throws {
+        if start > 0 {
+            if end > start { memmove(buffer, buffer + start, end - start) }
+            end -= start
+            start = 0
+        }
+        if end == capacity {
+            guard capacity < Self.maxLine else {
+                throw TraceReadError(file: path, line: line + 1, field: nil, message: "line longer than \(Self.maxLine >> 20) MiB")
+            }
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            bigger.copyMemory(from: buffer, byteCount: end)
+            buffer.deallocate()
+            buffer = bigger
+            capacity *= 2
+        }
+        let n = gzread(file, buffer + end, UInt32(capacity - end))
+        if n < 0 || (n == 0 && gzeof(file) == 0) {
+            var errnum: Int32 = 0
+            let msg = gzerror(file, &errnum).map { String(cString: $0) } ?? "read error"
+            throw TraceReadError(file: path, line: line + 1, field: nil,
+                                 message: "cannot read: \(errnum == Z_ERRNO ? String(cString: strerror(errno)) : msg)")
+        }
+        if n == 0 {
+            // A gzip stream cut short reads as EOF; zlib reports it here.
+            var errnum: Int32 = 0
+            let msg = gzerror(file, &errnum).map { String(cString: $0) } ?? ""
+            if errnum != Z_OK && errnum != Z_STREAM_END {
+                throw TraceReadError(file: path, line: line + 1, field: nil, message: "corrupt compressed data: \(msg)")
+            }
+            eof = true
+        }
+        end += Int(n)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
