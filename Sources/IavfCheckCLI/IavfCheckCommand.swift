@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The `iavf-check` command: thin subcommands over the modules.
 public struct IavfCheckCommand: ParsableCommand {
@@ -11,9 +14,13 @@ public struct IavfCheckCommand: ParsableCommand {
         model of the driver generation that produced them, and reports every place where the \
         driver broke a rule of the fixed design.
 
-        Exit codes: 0 pass, 1 fail (a violation), 2 bad input or usage, 4 inconclusive \
-        (events were lost or the trace ends inside a call), 3 environment problem \
-        (missing privileges, BTF, module or tool).
+        Start with:  iavf-check check samples/unpatched-r1-ghost.jsonl
+                     iavf-check explain ghost-filter
+                     iavf-check model --generation patched
+
+        Exit codes: 0 pass, 1 fail (a violation), 2 bad input or usage, 3 environment problem \
+        (missing privileges, BTF, module or tool), 4 inconclusive (events were lost or the \
+        trace ends inside a call).
         """,
         subcommands: [
             CheckCommand.self,
@@ -25,4 +32,50 @@ public struct IavfCheckCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Like `main()`, but usage errors exit 2 (the contract's "bad input or usage"),
+    /// not swift-argument-parser's 64.
+    public static func runMain() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Glibc.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { FileHandleOutput.stderr(message + "\n") }
+                Glibc.exit(ExitStatus.badInput)
+            }
+            exit(withError: error)
+        }
+    }
+}
+
+/// The documented exit codes.
+public enum ExitStatus {
+    public static let pass: Int32 = 0
+    public static let fail: Int32 = 1
+    public static let badInput: Int32 = 2
+    public static let environment: Int32 = 3
+    public static let inconclusive: Int32 = 4
+}
+
+public enum FileHandleOutput {
+    public static func stderr(_ s: String) {
+        var bytes = Array(s.utf8)
+        bytes.withUnsafeMutableBytes { b in _ = write(2, b.baseAddress, b.count) }
+    }
+
+    public static func stdout(_ s: String) {
+        var bytes = Array(s.utf8)
+        bytes.withUnsafeMutableBytes { b in
+            var off = 0
+            while off < b.count {
+                let n = write(1, b.baseAddress! + off, b.count - off)
+                if n <= 0 { return }
+                off += n
+            }
+        }
+    }
 }

@@ -1,3 +1,3 @@
 import IavfCheckCLI
 
-IavfCheckCommand.main()
+IavfCheckCommand.runMain()

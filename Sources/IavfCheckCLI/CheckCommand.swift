@@ -1,0 +1,68 @@
+import ArgumentParser
+import IavfChecker
+import IavfModel
+import IavfTrace
+
+extension ReportFormat: ExpressibleByArgument {}
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check a recorded trace against the design's rules and the reference model.",
+        discussion: """
+        TRACE is a trace in the iavf-trace JSON Lines format (plain or .jsonl.gz; "-" reads \
+        standard input). Every finding names the rule, the device, the VLAN, the event that \
+        exposed it, the race that most likely caused it and the events that led to it.
+
+        Rules: \(Rule.allCases.map(\.rawValue).joined(separator: ", ")). \
+        `iavf-check explain RULE` says what each one means.
+
+        Exit codes: 0 pass (no violation; warnings and notes are listed), 1 fail, \
+        2 bad input (the message names file, line and field), 4 inconclusive (events lost, or \
+        the trace ends inside a call; the kselftest skip code).
+        """
+    )
+
+    @Argument(help: "The trace to check (.jsonl, .jsonl.gz, or - for standard input).")
+    var trace: String
+
+    @Option(help: "Output format: text (for people), json (for tools), ktap (for kselftest runners).")
+    var format: ReportFormat = .text
+
+    @Option(help: "How many of the device's events to show before each finding.")
+    var context: Int = 6
+
+    @Option(help: "Keep at most this many findings in full (counts stay exact).")
+    var maxFindings: Int = 10_000
+
+    func validate() throws {
+        guard context >= 0 && context <= 100 else { throw ValidationError("--context must be 0...100") }
+        guard maxFindings >= 0 else { throw ValidationError("--max-findings must not be negative") }
+    }
+
+    func run() throws {
+        let report: CheckReport
+        do {
+            report = try CheckRun.check(path: trace, context: context, maxFindings: maxFindings)
+        } catch let e as TraceReadError {
+            FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: trace))
+        throw ExitCode(report.verdict.exitCode)
+    }
+}
+
+/// Reading and checking a whole file: shared by `check` and `bench replay`.
+public enum CheckRun {
+    public static func check(path: String, context: Int = 6, maxFindings: Int = 10_000,
+                             warn: (String) -> Void = { FileHandleOutput.stderr($0 + "\n") }) throws -> CheckReport {
+        let reader = try TraceReader(path: path)
+        let checker = Checker(header: reader.header, contextDepth: context, maxStoredFindings: maxFindings)
+        while let e = try reader.next() { checker.feed(e) }
+        for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
+            warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")
+        }
+        return checker.finish()
+    }
+}

@@ -1,0 +1,40 @@
+import IavfTrace
+
+/// The contract's verdicts and their exit codes.
+public enum Verdict: String, Sendable, Codable {
+    case pass, fail, inconclusive
+
+    public var exitCode: Int32 {
+        switch self {
+        case .pass: return 0
+        case .fail: return 1
+        case .inconclusive: return 4
+        }
+    }
+}
+
+/// Findings grouped by test case (a `mark` with a result closes its case).
+public struct CaseResult: Sendable {
+    public var name: String
+    /// The test's own result from the mark: PASS, FAIL or SKIP.
+    public var result: String
+    public var findings: Int
+    public var violations: Int
+    public var firstSeq: Int64?
+    public var lastSeq: Int64
+}
+
+public struct CheckReport: Sendable {
+    public var verdict: Verdict
+    public var header: TraceHeader
+    public var events: Int
+    public var devices: [String]
+    /// At most the checker's `maxStoredFindings`; `countsByRule` counts them all.
+    public var findings: [Finding]
+    public var countsByRule: [Rule: Int]
+    public var cases: [CaseResult]
+    public var inconclusiveReasons: [String]
+
+    public var totalFindings: Int { countsByRule.values.reduce(0, +) }
+    public func count(_ s: Severity) -> Int { countsByRule.filter { $0.key.severity == s }.values.reduce(0, +) }
+}

@@ -1,0 +1,421 @@
+import IavfModel
+import IavfTrace
+
+/// Replays a trace through the spec rules and, when the generation is known, the
+/// reference model; collects findings per device and gives the contract's verdict.
+/// Feed it events in order (from a file or live); read `findings` as they grow.
+public final class Checker {
+    public let header: TraceHeader
+    /// Findings kept in full; past `maxStoredFindings` only `countsByRule` grows.
+    public private(set) var findings: [Finding] = []
+    public private(set) var countsByRule: [Rule: Int] = [:]
+    public private(set) var events = 0
+    public let maxStoredFindings: Int
+    /// Called for every finding as it is made (for `watch`).
+    public var onFinding: ((Finding) -> Void)?
+
+    private var devices: [DeviceState] = []
+    private var deviceIndex: [String: Int] = [:]
+    private var lastDev = ""
+    private var lastDevIndex = -1
+    private var marks: [(seq: Int64, text: String, result: TraceEvent.MarkResult?)] = []
+    private var findingSeqs: [(seq: Int64, severity: Severity)] = []
+    private let contextDepth: Int
+
+    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000) {
+        self.header = header
+        self.contextDepth = contextDepth
+        self.maxStoredFindings = maxStoredFindings
+    }
+
+    public var deviceNames: [String] { devices.map(\.dev) }
+
+    // MARK: feeding
+
+    public func feed(_ e: TraceEvent) {
+        events += 1
+        let i = index(for: e.dev)
+        devices[i].remember(e)
+        trackCalls(e, &devices[i])
+        if case .mark(let text, let result) = e.body {
+            marks.append((e.seq, text, result))
+            return
+        }
+        if case .lost(let n) = e.body {
+            devices[i].suspended = true
+            devices[i].lostEvents += n
+            return
+        }
+        if devices[i].suspended {
+            if case .snapshot(let fs, _, _) = e.body { rebuild(&devices[i], from: fs.map(\.filter)) }
+            return
+        }
+        apply(e, &devices[i])
+        if !devices[i].pendingDel.isEmpty { checkPendingDeletes(e, &devices[i]) }
+    }
+
+    private func index(for dev: String) -> Int {
+        if dev == lastDev, lastDevIndex >= 0 { return lastDevIndex }
+        let i: Int
+        if let known = deviceIndex[dev] {
+            i = known
+        } else {
+            i = devices.count
+            devices.append(DeviceState(dev: dev, header: header, recentDepth: contextDepth))
+            deviceIndex[dev] = i
+        }
+        lastDev = dev
+        lastDevIndex = i
+        return i
+    }
+
+    private func trackCalls(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard let p = e.phase else { return }
+        let k = e.kind
+        if p == .enter { d.openCalls[k, default: 0] += 1 } else if let n = d.openCalls[k], n > 0 { d.openCalls[k] = n - 1 }
+    }
+
+    // MARK: the events
+
+    private func apply(_ e: TraceEvent, _ d: inout DeviceState) {
+        switch e.body {
+        case .addVid(let key, let phase, let ret):
+            guard phase == .exit, let ret, key.vid != 0 else { return }
+            if ret == 0 {
+                d.intent.insert(key)
+                if d.inCycle { d.cycleUserKeys.insert(key) }
+                d.rejectedAdd[key] = nil
+            } else if ret == -5 {
+                checkLimitReject(e, key, &d)
+            }
+            d.model?.userAdd(key, ret: ret, seq: e.seq)
+
+        case .killVid(let key, let phase, _):
+            guard key.vid != 0 else { return }
+            if phase == .enter {
+                d.intent.remove(key)
+                if d.inCycle { d.cycleUserKeys.insert(key) }
+                d.lostReported.remove(key)
+                d.stuckReported.remove(key)
+            } else {
+                d.model?.userKill(key, seq: e.seq)
+            }
+
+        case .send(let op, let vids, _):
+            if op.isVlanFilterOp {
+                if let m = d.model {
+                    let predicted = m.predictedMessage(op)
+                    if predicted != vids { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
+                }
+                if op.isVlanDel { for k in vids where d.pendingDel[k] == nil { d.pendingDel[k] = e.seq } }
+                else { d.addInFlight = vids }
+                if d.inCycle { checkChurn(e, op, vids, &d) }
+            }
+            d.model?.send(op, vids: vids, seq: e.seq)
+
+        case .reply(let op, let retval):
+            let before = d.currentList
+            d.model?.reply(op, retval: retval, seq: e.seq)
+            if op.isVlanDel {
+                if retval != 0 { checkRejectedDelete(e, op, retval, &d) }
+                d.pendingDel.removeAll()
+                d.prematureReported.removeAll()
+            } else if op == .addVlanV2, retval != 0 {
+                let after = Set((d.currentList ?? []).map(\.key))
+                let wasInFlight = Set((before ?? []).filter { $0.state.isAddInFlight }.map(\.key))
+                for k in wasInFlight.union(d.addInFlight) where !after.contains(k) { d.rejectedAdd[k] = e.seq }
+            }
+
+        case .down(let phase):
+            if phase == .enter {
+                if !d.inCycle {
+                    d.inCycle = true
+                    d.cycleOpened = false
+                    d.cycleResetSeen = false
+                    d.cycleUserKeys.removeAll()
+                    d.churnReported.removeAll()
+                }
+            } else {
+                d.model?.down(seq: e.seq)
+                d.isUp = false
+            }
+
+        case .close(let phase, _):
+            if phase == .enter { d.model?.closeEnter(seq: e.seq) } else { d.model?.closeExit() }
+
+        case .open(let phase, let ret):
+            guard phase == .exit, let ret else { return }
+            d.model?.open(ret: ret, seq: e.seq)
+            if ret == 0 {
+                d.isUp = true
+                if d.inCycle { d.cycleOpened = true }
+            }
+
+        case .reset(let phase):
+            guard phase == .enter else { return }
+            d.model?.reset(seq: e.seq)
+            // The reset swallows the outstanding reply; the PF drops a reset VF's VLANs.
+            d.pendingDel.removeAll()
+            d.prematureReported.removeAll()
+            if d.inCycle { d.cycleResetSeen = true }
+
+        case .snapshot(let fs, let count, _):
+            let filters = fs.map(\.filter)
+            if count != filters.count {
+                report(.countMismatch, e, &d, key: nil,
+                       "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
+            }
+            if let m = d.model, !m.matches(filters) {
+                snapshotDivergence(e, expected: m.filters, observed: filters, &d)
+                d.model!.adopt(filters)
+            }
+            d.observed = filters
+            checkLostFilters(e, filters, &d)
+
+        case .settled:
+            if let list = d.currentList {
+                checkGhosts(e, list, &d)
+                if d.isUp { checkStuck(e, list, &d) }
+            }
+            if d.inCycle && d.cycleOpened { d.inCycle = false }
+
+        case .caps(let m):
+            d.maxFilters = m
+            d.model?.maxFilters = m
+
+        case .upComplete, .pf, .unknown, .lost, .mark:
+            break
+        }
+    }
+
+    private func rebuild(_ d: inout DeviceState, from filters: [Filter]) {
+        d.suspended = false
+        d.observed = filters
+        d.model?.adopt(filters)
+        // The adds and kills lost with the events are unknown: take the list's live
+        // entries as the user's intent rather than accuse the driver.
+        d.intent = Set(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
+        d.pendingDel.removeAll()
+        d.prematureReported.removeAll()
+        d.lostReported.removeAll()
+        d.ghostReported.removeAll()
+        d.stuckReported.removeAll()
+        d.inCycle = false
+    }
+
+    // MARK: rules
+
+    private func checkLostFilters(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
+        guard !d.intent.isEmpty || !d.lostReported.isEmpty else { return }
+        var present = Set<VlanKey>()
+        present.reserveCapacity(filters.count)
+        for f in filters { present.insert(f.key) }
+        d.lostReported.formIntersection(d.intent.subtracting(present))
+        for k in d.intent where !present.contains(k) && !d.lostReported.contains(k) {
+            d.lostReported.insert(k)
+            var cause: Cause?, origin: Int64?
+            if let s = d.rejectedAdd[k] { cause = .pfRejectedAdd; origin = s }
+            report(.lostFilter, e, &d, key: k,
+                   "VLAN \(k) is in use (its add_vid succeeded and no kill followed) but the filter list lacks it: \(EventText.list(filters))",
+                   cause: cause, origin: origin)
+        }
+    }
+
+    private func checkPendingDeletes(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard let list = d.currentList else { return }
+        for (k, sentAt) in d.pendingDel where !d.prematureReported.contains(k) && !list.contains(where: { $0.key == k }) {
+            d.prematureReported.insert(k)
+            var cause: Cause?
+            if case .send = e.body { cause = .freedAtSend }
+            if case .killVid = e.body, d.model?.generation == .patched { cause = .readdKillDuringDelete }
+            report(.prematureFree, e, &d, key: k,
+                   "VLAN \(k) left the list before the PF answered the DEL sent at seq \(sentAt); if the PF refuses that DEL, nothing tracks the VLAN it keeps",
+                   cause: cause, origin: sentAt)
+        }
+    }
+
+    private func checkRejectedDelete(_ e: TraceEvent, _ op: VirtchnlOp, _ retval: Int32, _ d: inout DeviceState) {
+        let list = d.currentList
+        for (k, sentAt) in d.pendingDel.sorted(by: { $0.key < $1.key }) {
+            guard let list else { break }
+            if let f = list.first(where: { $0.key == k }) {
+                d.refusedDel.insert(k)
+                if f.state == .ACTIVE {
+                    report(.pfRefusedDelete, e, &d, key: k,
+                           "the PF refused the \(op.name) sent at seq \(sentAt) (retval \(retval)); VLAN \(k) is kept ACTIVE, as the patched design intends",
+                           origin: sentAt)
+                }
+            } else {
+                report(.untrackedHwFilter, e, &d, key: k,
+                       "the PF refused the \(op.name) sent at seq \(sentAt) (retval \(retval)), so it still holds VLAN \(k), but the VF's list no longer has it: \(EventText.list(list))",
+                       cause: .R4, origin: sentAt)
+            }
+        }
+    }
+
+    private func checkGhosts(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
+        var present = Set<VlanKey>()
+        for f in list {
+            present.insert(f.key)
+            let ok = d.intent.contains(f.key) || f.state.isPendingDeletion || d.refusedDel.contains(f.key)
+            if ok { d.ghostReported.remove(f.key); continue }
+            guard !d.ghostReported.contains(f.key) else { continue }
+            d.ghostReported.insert(f.key)
+            let (cause, origin) = ghostCause(f.key, d)
+            report(.ghostFilter, e, &d, key: f.key,
+                   "VLAN \(f.key) is in the list (\(f.state.rawValue)) and counted against the limit, but no VLAN device uses it (the user deleted it or never added it)"
+                   + (d.maxFilters.map { ": \(list.count) of \($0) filters are taken for \(d.intent.count) in use" } ?? ""),
+                   cause: cause, origin: origin)
+        }
+        d.ghostReported.formIntersection(present)
+        d.refusedDel.formIntersection(present)
+    }
+
+    private func ghostCause(_ k: VlanKey, _ d: DeviceState) -> (Cause?, Int64?) {
+        guard let entry = d.model?.entry(k) else { return (nil, nil) }
+        for mark in entry.marks.reversed() {
+            switch mark.kind {
+            case .removeOverwrittenByDown: return (.R1, mark.seq)
+            case .resurrectedByConfigReply: return (.S3, mark.seq)
+            case .v1AddErrorIgnored: return (.S2, mark.seq)
+            default: continue
+            }
+        }
+        return (nil, nil)
+    }
+
+    private func checkStuck(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
+        for f in list where d.intent.contains(f.key) {
+            if f.state == .ACTIVE { d.stuckReported.remove(f.key); continue }
+            guard !d.stuckReported.contains(f.key) else { continue }
+            d.stuckReported.insert(f.key)
+            let (cause, origin) = stuckCause(f, d)
+            report(.stuckFilter, e, &d, key: f.key,
+                   "the device is up and no VLAN work is pending, but VLAN \(f.key) is \(f.state.rawValue), not ACTIVE",
+                   cause: cause, origin: origin)
+        }
+    }
+
+    private func stuckCause(_ f: Filter, _ d: DeviceState) -> (Cause?, Int64?) {
+        let entry = d.model?.entry(f.key)
+        func last(_ p: Provenance) -> Int64? { entry?.last(p)?.seq }
+        switch f.state {
+        case .DISABLE, .INACTIVE: return (.R3, last(.disabledByDown))
+        case .IS_NEW, .ADDING:
+            if let s = last(.v1AddErrorIgnored) { return (.S2, s) }
+            if let s = last(.v1AddSuccessIgnored) { return (.R5, s) }
+            if let s = last(.inFlightCancelledByDown) ?? last(.replyLostInReset) { return (.S4, s) }
+        case .ADD:
+            if let s = last(.addStrippedByClose) { return (.S1, s) }
+        default: break
+        }
+        return (nil, nil)
+    }
+
+    private func checkLimitReject(_ e: TraceEvent, _ key: VlanKey, _ d: inout DeviceState) {
+        guard d.vlanMode == .v2, let max = d.maxFilters else { return }
+        if d.intent.count >= max { return }
+        let list = d.currentList ?? []
+        if list.contains(where: { $0.state.isPendingDeletion }) { return }
+        let ghosts = list.filter { !d.intent.contains($0.key) && !d.refusedDel.contains($0.key) }
+        var cause: Cause?, origin: Int64?
+        for g in ghosts { (cause, origin) = ghostCause(g.key, d); if cause != nil { break } }
+        let extra = ghosts.isEmpty ? "" : "; entries no VLAN device uses: \(EventText.list(ghosts))"
+        report(.spuriousLimitReject, e, &d, key: key,
+               "adding VLAN \(key) failed with -EIO (\"Max allowed VLAN filters \(max)\") although only \(d.intent.count) of \(max) VLANs are in use and no filter is pending deletion; the list holds \(list.count)\(extra)",
+               cause: cause, origin: origin)
+    }
+
+    private func checkChurn(_ e: TraceEvent, _ op: VirtchnlOp, _ vids: [VlanKey], _ d: inout DeviceState) {
+        for k in vids where !d.cycleUserKeys.contains(k) && !d.churnReported.contains(k) {
+            d.churnReported.insert(k)
+            let cause: Cause = d.cycleResetSeen ? .S3 : (d.model?.generation == .unpatched ? .downUpResend : .S3)
+            report(.downUpChurn, e, &d, key: k,
+                   "\(op.name) names VLAN \(k) during a down/up cycle although the user neither added nor deleted it; the patched design sends no VLAN message on down/up",
+                   cause: d.cycleResetSeen || d.model?.generation == .unpatched ? cause : nil)
+        }
+    }
+
+    private func sendDivergence(_ e: TraceEvent, _ op: VirtchnlOp, predicted: [VlanKey], actual: [VlanKey],
+                                _ d: inout DeviceState) {
+        let first = zip(predicted, actual).first { $0 != $1 }.map { $0.1 }
+            ?? (actual.count > predicted.count ? actual[predicted.count] : predicted[actual.count])
+        report(.stateDivergence, e, &d, key: first,
+               "\(op.name) carries [\(EventText.keys(actual))] but the \(d.model!.generation.rawValue) model predicts [\(EventText.keys(predicted))] from the list \(EventText.list(d.model!.filters))")
+    }
+
+    private func snapshotDivergence(_ e: TraceEvent, expected: [Filter], observed: [Filter], _ d: inout DeviceState) {
+        var diffs: [String] = []
+        var firstKey: VlanKey?
+        let exp = Dictionary(expected.map { ($0.key, $0.state) }, uniquingKeysWith: { a, _ in a })
+        let obs = Dictionary(observed.map { ($0.key, $0.state) }, uniquingKeysWith: { a, _ in a })
+        for f in observed {
+            if let s = exp[f.key] {
+                if s != f.state && !(f.state == .INVALID && s == .ADD) {
+                    diffs.append("VLAN \(f.key) is \(f.state.rawValue), model says \(s.rawValue)")
+                    firstKey = firstKey ?? f.key
+                }
+            } else {
+                diffs.append("VLAN \(f.key) (\(f.state.rawValue)) should not be in the list")
+                firstKey = firstKey ?? f.key
+            }
+        }
+        for f in expected where obs[f.key] == nil {
+            diffs.append("VLAN \(f.key) (\(f.state.rawValue)) is missing")
+            firstKey = firstKey ?? f.key
+        }
+        if diffs.isEmpty { diffs.append("same entries in another order") }
+        let g = d.model!.generation
+        let foreign = observed.filter { !$0.state.generations.contains(g) && $0.state != .INVALID }
+        let note = foreign.isEmpty ? "" : " (state \(foreign[0].state.rawValue) does not exist in the \(g.rawValue) driver: is the trace's generation right?)"
+        report(.stateDivergence, e, &d, key: firstKey,
+               "the snapshot differs from the \(g.rawValue) model: \(diffs.joined(separator: "; "))\(note); model \(EventText.list(expected)), snapshot \(EventText.list(observed))")
+    }
+
+    private func report(_ rule: Rule, _ e: TraceEvent, _ d: inout DeviceState, key: VlanKey?, _ message: String,
+                        cause: Cause? = nil, origin: Int64? = nil) {
+        countsByRule[rule, default: 0] += 1
+        findingSeqs.append((e.seq, rule.severity))
+        guard findings.count < maxStoredFindings else { return }
+        let context = d.recentEvents.map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
+        let f = Finding(rule: rule, seq: e.seq, dev: d.dev, key: key, message: message, event: e.kind,
+                        cause: cause, originSeq: origin, context: context)
+        findings.append(f)
+        onFinding?(f)
+    }
+
+    // MARK: the verdict
+
+    public func finish() -> CheckReport {
+        var reasons: [String] = []
+        for d in devices {
+            if d.lostEvents > 0 { reasons.append("\(d.dev): \(d.lostEvents) events lost") }
+            let open = d.openCalls.filter { $0.value > 0 }.map(\.key).sorted()
+            if !open.isEmpty { reasons.append("\(d.dev): the trace ends inside \(open.joined(separator: ", "))") }
+        }
+        let violations = countsByRule.filter { $0.key.severity == .violation }.values.reduce(0, +)
+        let verdict: Verdict = violations > 0 ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
+        return CheckReport(verdict: verdict, header: header, events: events, devices: deviceNames,
+                           findings: findings, countsByRule: countsByRule, cases: cases(),
+                           inconclusiveReasons: reasons)
+    }
+
+    private func cases() -> [CaseResult] {
+        var out: [CaseResult] = []
+        var prev: Int64 = .min
+        var fi = 0
+        let sorted = findingSeqs.sorted { $0.seq < $1.seq }
+        for m in marks {
+            guard let result = m.result else { continue }
+            var n = 0, v = 0
+            while fi < sorted.count, sorted[fi].seq <= m.seq {
+                if sorted[fi].seq > prev { n += 1; if sorted[fi].severity == .violation { v += 1 } }
+                fi += 1
+            }
+            out.append(CaseResult(name: m.text, result: result.rawValue, findings: n, violations: v,
+                                  firstSeq: prev == .min ? nil : prev + 1, lastSeq: m.seq))
+            prev = m.seq
+        }
+        return out
+    }
+}

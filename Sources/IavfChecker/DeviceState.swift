@@ -1,0 +1,77 @@
+import IavfModel
+import IavfTrace
+
+/// What the checker knows of one adapter.
+struct DeviceState {
+    let dev: String
+    /// nil for generation "unknown": only the spec rules apply, on snapshots.
+    var model: ReferenceModel?
+    /// The last snapshot's filters.
+    var observed: [Filter]?
+    /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
+    var intent = Set<VlanKey>()
+    var vlanMode: VlanMode
+    var maxFilters: Int?
+    /// Contract: up unless the last down exit has no later successful open exit.
+    var isUp = true
+
+    /// Keys named in DEL messages that have had no reply yet, with the send's seq.
+    var pendingDel: [VlanKey: Int64] = [:]
+    var prematureReported = Set<VlanKey>()
+    /// Filters whose DEL the PF refused: kept by design, not ghosts.
+    var refusedDel = Set<VlanKey>()
+    /// Keys in the last ADD message (for attributing a reject).
+    var addInFlight: [VlanKey] = []
+    /// Keys the PF's ADD reject freed, with the reply's seq.
+    var rejectedAdd: [VlanKey: Int64] = [:]
+
+    // Episode bookkeeping: a condition is reported once until it clears.
+    var lostReported = Set<VlanKey>()
+    var ghostReported = Set<VlanKey>()
+    var stuckReported = Set<VlanKey>()
+
+    // down-up-churn: from a down enter to the first settled after a successful open exit.
+    var inCycle = false
+    var cycleOpened = false
+    var cycleResetSeen = false
+    var cycleUserKeys = Set<VlanKey>()
+    var churnReported = Set<VlanKey>()
+
+    /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
+    var suspended = false
+    var lostEvents: Int64 = 0
+    /// Calls entered and not yet exited, by function.
+    var openCalls: [String: Int] = [:]
+
+    /// The device's last few events, for the report.
+    var recent: [TraceEvent] = []
+    var recentNext = 0
+    let recentDepth: Int
+
+    init(dev: String, header: TraceHeader, recentDepth: Int) {
+        self.dev = dev
+        self.vlanMode = header.vlanMode
+        self.maxFilters = header.maxFilters
+        self.recentDepth = recentDepth
+        if let g = header.generation {
+            model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+        }
+        recent.reserveCapacity(recentDepth)
+    }
+
+    /// The list as the checker sees it now: the model's (kept in step with every snapshot),
+    /// or without a model the last snapshot.
+    var currentList: [Filter]? { model?.filters ?? observed }
+
+    mutating func remember(_ e: TraceEvent) {
+        guard recentDepth > 0 else { return }
+        if recent.count < recentDepth { recent.append(e) } else { recent[recentNext] = e }
+        recentNext = (recentNext + 1) % recentDepth
+    }
+
+    /// Oldest first.
+    var recentEvents: [TraceEvent] {
+        guard recent.count == recentDepth else { return recent }
+        return Array(recent[recentNext...] + recent[..<recentNext])
+    }
+}

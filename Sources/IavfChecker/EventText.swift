@@ -1,0 +1,50 @@
+import IavfModel
+import IavfTrace
+
+/// One-line, human renderings of events and lists for reports.
+public enum EventText {
+    public static func describe(_ e: TraceEvent) -> String {
+        switch e.body {
+        case .addVid(let k, let p, let r): return "add_vid \(p.rawValue) VLAN \(k)" + ret(r)
+        case .killVid(let k, let p, let r): return "kill_vid \(p.rawValue) VLAN \(k)" + ret(r)
+        case .send(let op, let vids, let r):
+            return "send \(op.name)" + (vids.isEmpty && !op.isVlanFilterOp ? "" : " [\(keys(vids))]") + ret(r)
+        case .reply(let op, let rv): return "reply \(op.name) retval \(rv)"
+        case .down(let p): return "down \(p.rawValue)"
+        case .upComplete(let p): return "up_complete \(p.rawValue)"
+        case .open(let p, let r): return "open \(p.rawValue)" + ret(r)
+        case .close(let p, let r): return "close \(p.rawValue)" + ret(r)
+        case .reset(let p): return "reset \(p.rawValue)"
+        case .snapshot(let fs, let count, let at):
+            return "snapshot {\(fs.map { "\($0.key):\($0.state.rawValue)" }.joined(separator: " "))} count \(count)"
+                + (at.map { " (after \($0))" } ?? "")
+        case .settled(let reason): return "settled" + (reason.map { " (\($0))" } ?? "")
+        case .lost(let n): return "lost \(n) events"
+        case .mark(let t, let r): return "mark \"\(t)\"" + (r.map { " \($0.rawValue)" } ?? "")
+        case .pf(let vids): return "pf programmed [\(keys(vids))]"
+        case .caps(let m): return "caps max_filters \(m.map(String.init) ?? "none")"
+        case .unknown(let k): return "\(k) (unknown event kind)"
+        }
+    }
+
+    public static func keys(_ ks: [VlanKey]) -> String { ks.map(\.description).joined(separator: " ") }
+
+    public static func list(_ fs: [Filter]) -> String {
+        "{" + fs.map { "\($0.key):\($0.state.rawValue)" }.joined(separator: " ") + "}"
+    }
+
+    private static func ret(_ r: Int32?) -> String {
+        guard let r else { return "" }
+        return r == 0 ? " ret 0" : " ret \(r)\(errnoName(r).map { " (\($0))" } ?? "")"
+    }
+
+    public static func errnoName(_ r: Int32) -> String? {
+        switch r {
+        case -5: return "EIO"
+        case -12: return "ENOMEM"
+        case -22: return "EINVAL"
+        case -16: return "EBUSY"
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import IavfModel
+import IavfTrace
+
+/// The report in the three formats `check` and `watch` offer.
+public enum ReportFormat: String, Sendable, CaseIterable {
+    case text, json, ktap
+}
+
+public enum ReportRenderer {
+    public static func render(_ r: CheckReport, format: ReportFormat, traceName: String) -> String {
+        switch format {
+        case .text: return text(r, traceName: traceName)
+        case .json: return json(r)
+        case .ktap: return ktap(r, traceName: traceName)
+        }
+    }
+
+    // MARK: text
+
+    /// One finding as a person reads it: the rule and where, what is wrong, the likely race,
+    /// and the events that led to it.
+    public static func text(_ f: Finding) -> String {
+        var s = "\(f.severity.rawValue.uppercased()) \(f.rule.rawValue)  dev \(f.dev)"
+        if let k = f.key { s += "  VLAN \(k)" }
+        s += "  at seq \(f.seq) (\(f.event))\n"
+        s += "  \(f.message)\n"
+        if let c = f.cause {
+            s += "  likely cause: \(c.title)"
+            if let o = f.originSeq { s += " (began at seq \(o))" }
+            s += "\n"
+        } else if let o = f.originSeq {
+            s += "  began at seq \(o)\n"
+        }
+        if !f.context.isEmpty {
+            s += "  leading events:\n"
+            let w = String(f.context.last!.seq).count
+            for c in f.context {
+                let n = String(c.seq)
+                s += "    \(c.seq == f.seq ? ">" : " ") seq \(String(repeating: " ", count: max(0, w - n.count)))\(n)  \(c.text)\n"
+            }
+        }
+        return s
+    }
+
+    public static func headerLine(_ h: TraceHeader) -> String {
+        var parts = ["generation \(h.generation?.rawValue ?? "unknown")"]
+        if let k = h.kernel { parts.append("kernel \(k)") }
+        parts.append(h.vlanMode.rawValue)
+        parts.append("max_filters \(h.maxFilters.map(String.init) ?? "unknown")")
+        if let s = h.source { parts.append("source \(s.rawValue)") }
+        return parts.joined(separator: ", ")
+    }
+
+    static func text(_ r: CheckReport, traceName: String) -> String {
+        var s = "iavf-check: \(traceName) (\(headerLine(r.header)))\n"
+        if r.header.generation == nil {
+            s += "generation unknown: only the spec rules apply (no state-divergence)\n"
+        }
+        s += "\n"
+        for f in r.findings.sorted(by: { ($0.severity, $0.seq) < ($1.severity, $1.seq) }) {
+            s += text(f) + "\n"
+        }
+        if r.totalFindings > r.findings.count {
+            s += "(\(r.totalFindings - r.findings.count) more findings not shown; counts below include them)\n\n"
+        }
+        if !r.cases.isEmpty {
+            s += "cases:\n"
+            let w = r.cases.map(\.name.count).max() ?? 0
+            for c in r.cases {
+                let pad = String(repeating: " ", count: max(0, w - c.name.count))
+                s += "  \(c.result)\(String(repeating: " ", count: max(0, 4 - c.result.count)))  \(c.name)\(pad)  \(c.violations) violations, \(c.findings - c.violations) other findings\n"
+            }
+            s += "\n"
+        }
+        if r.totalFindings > 0 {
+            s += "by rule:\n"
+            for rule in Rule.allCases { if let n = r.countsByRule[rule] { s += "  \(rule.rawValue): \(n)\n" } }
+            s += "\n"
+        }
+        for reason in r.inconclusiveReasons { s += "inconclusive: \(reason)\n" }
+        s += "verdict: \(r.verdict.rawValue.uppercased()) (\(r.count(.violation)) violations, \(r.count(.warning)) warnings, \(r.count(.note)) notes) in \(r.events) events, \(r.devices.count) device\(r.devices.count == 1 ? "" : "s")\n"
+        return s
+    }
+
+    // MARK: json
+
+    static func json(_ r: CheckReport) -> String {
+        var b: [UInt8] = []
+        func key(_ k: String) { TraceEncoding.str(k, &b); b.append(UInt8(ascii: ":")) }
+        func str(_ v: String) { TraceEncoding.str(v, &b) }
+        func raw(_ v: String) { b += v.utf8 }
+        raw("{"); key("verdict"); str(r.verdict.rawValue)
+        raw(","); key("events"); raw(String(r.events))
+        raw(","); key("devices"); raw("["); raw(r.devices.map { q($0) }.joined(separator: ",")); raw("]")
+        raw(","); key("generation"); str(r.header.generation?.rawValue ?? "unknown")
+        raw(","); key("findings"); raw("[")
+        for (i, f) in r.findings.enumerated() {
+            if i > 0 { raw(",") }
+            raw("{"); key("rule"); str(f.rule.rawValue)
+            raw(","); key("severity"); str(f.severity.rawValue)
+            raw(","); key("seq"); raw(String(f.seq))
+            raw(","); key("dev"); str(f.dev)
+            raw(","); key("vid"); raw(f.key.map { String($0.vid) } ?? "null")
+            raw(","); key("tpid"); raw(f.key.map { String($0.tpid) } ?? "null")
+            raw(","); key("event"); str(f.event)
+            raw(","); key("message"); str(f.message)
+            if let c = f.cause { raw(","); key("cause"); str(c.rawValue) }
+            if let o = f.originSeq { raw(","); key("origin_seq"); raw(String(o)) }
+            raw(","); key("context"); raw("[")
+            raw(f.context.map { "{\"seq\":\($0.seq),\"event\":\(q($0.text))}" }.joined(separator: ","))
+            raw("]}")
+        }
+        raw("]")
+        raw(","); key("findings_total"); raw(String(r.totalFindings))
+        raw(","); key("counts"); raw("{")
+        raw(Rule.allCases.compactMap { rule in r.countsByRule[rule].map { "\(q(rule.rawValue)):\($0)" } }.joined(separator: ","))
+        raw("}")
+        raw(","); key("cases"); raw("[")
+        raw(r.cases.map { "{\"name\":\(q($0.name)),\"result\":\(q($0.result)),\"findings\":\($0.findings),\"violations\":\($0.violations)}" }
+            .joined(separator: ","))
+        raw("]")
+        raw(","); key("inconclusive_reasons"); raw("["); raw(r.inconclusiveReasons.map { q($0) }.joined(separator: ",")); raw("]")
+        raw("}\n")
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    private static func q(_ s: String) -> String {
+        var b: [UInt8] = []
+        TraceEncoding.str(s, &b)
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    // MARK: ktap
+
+    /// KTAP version 1 as kselftest prints it: one test point per case when the trace has
+    /// cases, else one per rule; `# SKIP` for inconclusive; findings as diagnostic lines.
+    static func ktap(_ r: CheckReport, traceName: String) -> String {
+        var s = "KTAP version 1\n"
+        s += "# iavf-check \(traceName): \(headerLine(r.header))\n"
+        var pass = 0, fail = 0, skip = 0
+        let inconclusive = !r.inconclusiveReasons.isEmpty
+        let skipNote = inconclusive ? " # SKIP inconclusive: \(r.inconclusiveReasons.joined(separator: "; "))" : ""
+        func diag(_ fs: [Finding]) {
+            for f in fs {
+                s += "# \(f.severity.rawValue) \(f.rule.rawValue) dev \(f.dev)\(f.key.map { " VLAN \($0)" } ?? "") seq \(f.seq): \(f.message)\n"
+                if let c = f.cause { s += "#   likely cause: \(c.title)\n" }
+            }
+        }
+        if !r.cases.isEmpty {
+            s += "1..\(r.cases.count)\n"
+            for (i, c) in r.cases.enumerated() {
+                let lo = c.firstSeq ?? .min
+                diag(r.findings.filter { $0.seq >= lo && $0.seq <= c.lastSeq })
+                if c.violations > 0 {
+                    s += "not ok \(i + 1) \(c.name)\n"; fail += 1
+                } else if inconclusive {
+                    s += "ok \(i + 1) \(c.name)\(skipNote)\n"; skip += 1
+                } else {
+                    s += "ok \(i + 1) \(c.name)\n"; pass += 1
+                }
+            }
+        } else {
+            let rules = Rule.allCases
+            s += "1..\(rules.count)\n"
+            for (i, rule) in rules.enumerated() {
+                let n = r.countsByRule[rule] ?? 0
+                diag(r.findings.filter { $0.rule == rule })
+                if n > 0 && rule.severity == .violation {
+                    s += "not ok \(i + 1) \(rule.rawValue)\n"; fail += 1
+                } else if inconclusive {
+                    s += "ok \(i + 1) \(rule.rawValue)\(skipNote)\n"; skip += 1
+                } else {
+                    s += "ok \(i + 1) \(rule.rawValue)\n"; pass += 1
+                }
+            }
+        }
+        s += "# verdict: \(r.verdict.rawValue)\n"
+        s += "# Totals: pass:\(pass) fail:\(fail) xfail:0 xpass:0 skip:\(skip) error:0\n"
+        return s
+    }
+}
