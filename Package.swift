@@ -26,16 +26,19 @@ let package = Package(
         .target(name: "IavfTrace", dependencies: ["IavfModel", "CZlib"], path: "Sources/IavfTrace"),
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
         .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker"),
+        // The reference model driven like the real driver, writing the trace a perfect
+        // recorder would: property tests, the replay bench, and later the stress mode.
+        .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
 
         .testTarget(name: "IavfModelTests", dependencies: ["IavfModel"], path: "Tests/IavfModelTests"),
         .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace"], path: "Tests/IavfTraceTests"),
-        .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel"],
+        .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
     ],

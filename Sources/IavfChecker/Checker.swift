@@ -134,6 +134,7 @@ public final class Checker {
                     d.cycleResetSeen = false
                     d.cycleUserKeys.removeAll()
                     d.churnReported.removeAll()
+                    d.cyclePendingAdds = Set((d.currentList ?? []).filter { $0.state == .ADD || $0.state.isAddInFlight }.map(\.key))
                 }
             } else {
                 d.model?.down(seq: e.seq)
@@ -326,13 +327,20 @@ public final class Checker {
                cause: cause, origin: origin)
     }
 
+    /// A message is churn when it goes against or beyond what the user asked: a DEL of a
+    /// VLAN still in use, or an ADD of a VLAN the user did not add during the cycle (nor
+    /// had queued before it). The user's own deferred work (a delete queued before the
+    /// down and sent during it) is not churn.
     private func checkChurn(_ e: TraceEvent, _ op: VirtchnlOp, _ vids: [VlanKey], _ d: inout DeviceState) {
         for k in vids where !d.cycleUserKeys.contains(k) && !d.churnReported.contains(k) {
+            let churn = op.isVlanDel ? d.intent.contains(k) : !d.cyclePendingAdds.contains(k)
+            guard churn else { continue }
             d.churnReported.insert(k)
-            let cause: Cause = d.cycleResetSeen ? .S3 : (d.model?.generation == .unpatched ? .downUpResend : .S3)
+            let cause: Cause? = d.cycleResetSeen ? .S3 : (d.model?.generation == .unpatched ? .downUpResend : nil)
+            let what = op.isVlanDel ? "deletes VLAN \(k), which is still in use," : "adds VLAN \(k), which the user did not add,"
             report(.downUpChurn, e, &d, key: k,
-                   "\(op.name) names VLAN \(k) during a down/up cycle although the user neither added nor deleted it; the patched design sends no VLAN message on down/up",
-                   cause: d.cycleResetSeen || d.model?.generation == .unpatched ? cause : nil)
+                   "\(op.name) \(what) during a down/up cycle; the patched design sends no VLAN message on down/up",
+                   cause: cause)
         }
     }
 

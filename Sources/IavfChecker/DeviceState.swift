@@ -35,6 +35,8 @@ struct DeviceState {
     var cycleOpened = false
     var cycleResetSeen = false
     var cycleUserKeys = Set<VlanKey>()
+    /// Keys whose user add was still on its way to the PF when the cycle began.
+    var cyclePendingAdds = Set<VlanKey>()
     var churnReported = Set<VlanKey>()
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
