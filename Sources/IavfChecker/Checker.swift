@@ -224,11 +224,15 @@ public final class Checker {
 
     private func checkPendingDeletes(_ e: TraceEvent, _ d: inout DeviceState) {
         guard let list = d.currentList else { return }
-        for (k, sentAt) in d.pendingDel where !d.prematureReported.contains(k) && !list.contains(where: { $0.key == k }) {
-            d.prematureReported.insert(k)
+        for (k, sentAt) in d.pendingDel where d.prematureReported[k] == nil && !list.contains(where: { $0.key == k }) {
             var cause: Cause?
             if case .send = e.body { cause = .freedAtSend }
-            if case .killVid = e.body, d.model?.generation == .patched { cause = .readdKillDuringDelete }
+            if case .killVid = e.body {
+                // Killed while ADD although a DEL naming it is unanswered: P reaches ADD by a
+                // re-add while REMOVING, U by the restore on open after a down's DEL.
+                cause = d.model?.generation == .patched ? .readdKillDuringDelete : .downUpResend
+            }
+            d.prematureReported[k] = .some(cause)
             report(.prematureFree, e, &d, key: k,
                    "VLAN \(k) left the list before the PF answered the DEL sent at seq \(sentAt); if the PF refuses that DEL, nothing tracks the VLAN it keeps",
                    cause: cause, origin: sentAt)
@@ -249,7 +253,8 @@ public final class Checker {
             } else {
                 report(.untrackedHwFilter, e, &d, key: k,
                        "the PF refused the \(op.name) sent at seq \(sentAt) (retval \(retval)), so it still holds VLAN \(k), but the VF's list no longer has it: \(EventText.list(list))",
-                       cause: .R4, origin: sentAt)
+                       cause: (d.prematureReported[k] ?? nil) == .readdKillDuringDelete ? .readdKillDuringDelete : .R4,
+                       origin: sentAt)
             }
         }
     }
@@ -273,16 +278,13 @@ public final class Checker {
     }
 
     private func ghostCause(_ k: VlanKey, _ d: DeviceState) -> (Cause?, Int64?) {
-        guard let entry = d.model?.entry(k) else { return (nil, nil) }
-        for mark in entry.marks.reversed() {
-            switch mark.kind {
-            case .removeOverwrittenByDown: return (.R1, mark.seq)
-            case .resurrectedByConfigReply: return (.S3, mark.seq)
-            case .v1AddErrorIgnored: return (.S2, mark.seq)
-            default: continue
-            }
+        guard let m = d.model?.entry(k)?.latest(of: [.removeOverwrittenByDown, .resurrectedByConfigReply, .v1AddErrorIgnored])
+        else { return (nil, nil) }
+        switch m.kind {
+        case .removeOverwrittenByDown: return (.R1, m.seq)
+        case .resurrectedByConfigReply: return (.S3, m.seq)
+        default: return (.S2, m.seq)
         }
-        return (nil, nil)
     }
 
     private func checkStuck(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
@@ -305,7 +307,7 @@ public final class Checker {
         case .IS_NEW, .ADDING:
             if let s = last(.v1AddErrorIgnored) { return (.S2, s) }
             if let s = last(.v1AddSuccessIgnored) { return (.R5, s) }
-            if let s = last(.inFlightCancelledByDown) ?? last(.replyLostInReset) { return (.S4, s) }
+            if let s = last(.lateReplyClearedCurrentOp) ?? last(.inFlightCancelledByDown) ?? last(.replyLostInReset) { return (.S4, s) }
         case .ADD:
             if let s = last(.addStrippedByClose) { return (.S1, s) }
         default: break
@@ -317,7 +319,8 @@ public final class Checker {
         guard d.vlanMode == .v2, let max = d.maxFilters else { return }
         if d.intent.count >= max { return }
         let list = d.currentList ?? []
-        if list.contains(where: { $0.state.isPendingDeletion }) { return }
+        // A filter whose DEL the PF refused counts like one pending deletion, as in ghost-filter.
+        if list.contains(where: { $0.state.isPendingDeletion || d.refusedDel.contains($0.key) }) { return }
         let ghosts = list.filter { !d.intent.contains($0.key) && !d.refusedDel.contains($0.key) }
         var cause: Cause?, origin: Int64?
         for g in ghosts { (cause, origin) = ghostCause(g.key, d); if cause != nil { break } }

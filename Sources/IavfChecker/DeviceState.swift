@@ -17,7 +17,8 @@ struct DeviceState {
 
     /// Keys named in DEL messages that have had no reply yet, with the send's seq.
     var pendingDel: [VlanKey: Int64] = [:]
-    var prematureReported = Set<VlanKey>()
+    /// Keys already reported as freed early, with the cause named then.
+    var prematureReported: [VlanKey: Cause?] = [:]
     /// Filters whose DEL the PF refused: kept by design, not ghosts.
     var refusedDel = Set<VlanKey>()
     /// Keys in the last ADD message (for attributing a reject).

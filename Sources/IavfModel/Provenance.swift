@@ -18,6 +18,9 @@ public enum Provenance: String, Sendable, CaseIterable {
     case v1AddSuccessIgnored
     /// A down cleared `current_op` while this filter's message was unanswered (S4).
     case inFlightCancelledByDown
+    /// A late reply to a cancelled request cleared `current_op` while this filter's own
+    /// message was still unanswered (S4).
+    case lateReplyClearedCurrentOp
     /// A reset dropped the reply this filter's message was waiting for.
     case replyLostInReset
     /// The PF refused to delete this filter (P: back to ACTIVE; U: R4).
@@ -26,6 +29,12 @@ public enum Provenance: String, Sendable, CaseIterable {
     case readdedWhileRemoving
     /// The PF rejected the V2 ADD of this filter and the driver freed it.
     case addRejectedByPF
+}
+
+extension Provenance {
+    static let indices: [Provenance: Int] =
+        Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
+    var index: Int { Self.indices[self]! }
 }
 
 public struct ProvenanceMark: Sendable, Equatable {

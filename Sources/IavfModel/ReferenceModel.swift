@@ -6,22 +6,28 @@ public struct ReferenceModel: Sendable {
     public struct Entry: Sendable, Equatable {
         public var key: VlanKey
         public var state: FilterState
-        /// Recent race-relevant transitions, oldest first (at most `maxMarks`).
-        public var marks: [ProvenanceMark] = []
+        /// The latest `seq` at which each race-relevant transition happened, by kind.
+        private var seqs: [Int64?] = Array(repeating: nil, count: Provenance.allCases.count)
+
+        public init(key: VlanKey, state: FilterState) {
+            self.key = key
+            self.state = state
+        }
 
         public var filter: Filter { Filter(key: key, state: state) }
 
         public func last(_ kind: Provenance) -> ProvenanceMark? {
-            marks.last { $0.kind == kind }
+            seqs[kind.index].map { ProvenanceMark(kind: kind, seq: $0) }
         }
 
-        mutating func note(_ kind: Provenance, _ seq: Int64) {
-            if marks.count == ReferenceModel.maxMarks { marks.removeFirst() }
-            marks.append(ProvenanceMark(kind: kind, seq: seq))
+        /// The most recent of `kinds` that happened to this filter.
+        public func latest(of kinds: [Provenance]) -> ProvenanceMark? {
+            kinds.compactMap(last).max { $0.seq < $1.seq }
         }
+
+        mutating func note(_ kind: Provenance, _ seq: Int64) { seqs[kind.index] = seq }
     }
 
-    static let maxMarks = 6
     /// V1 message capacity: 2 bytes a VID after a 6-byte header in a 4096-byte buffer.
     public static let v1Capacity = 2045
     /// V2: up to 127 elements fit one message; larger batches go out in chunks of 126.
@@ -145,6 +151,13 @@ public struct ReferenceModel: Sendable {
     // MARK: completions
 
     public mutating func reply(_ op: VirtchnlOp, retval: Int32, seq: Int64) {
+        if let waiting = currentOp, waiting != op, waiting.isVlanFilterOp {
+            // The reply answers a request a down or reset cancelled; the driver still
+            // clears current_op, so the outstanding message loses its gate (S4).
+            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
+                entries[i].note(.lateReplyClearedCurrentOp, seq)
+            }
+        }
         currentOp = nil
         let ok = retval == 0
         switch op {
