@@ -77,7 +77,8 @@ struct JSONScanner {
             field = nil
             let key = try rawString()
             try expect(UInt8(ascii: ":"), "':' after a key")
-            field = key.hasEscapes ? String(decoding: key.raw, as: UTF8.self) : nil
+            // Inside a field's value, errors name that field; top-level keys set their own.
+            field = saved
             try body(&self, key)
             field = saved
             guard let c = peek() else { throw fail("object not closed: the line ends inside it") }

@@ -44,7 +44,7 @@ public final class TraceReader {
         file = path == "-" ? gzdopen(dup(0), "rb") : gzopen(path, "rb")
         guard file != nil else {
             let e = errno
-            buffer.deallocate()
+            // Every stored property is set, so deinit runs and frees the buffer.
             throw TraceReadError(file: path, line: 0, field: nil,
                                  message: "cannot open: \(String(cString: strerror(e)))")
         }
@@ -56,7 +56,6 @@ public final class TraceReader {
             header = try wrap { try decoder.header(first) }
         } catch {
             close()
-            buffer.deallocate()
             throw error
         }
     }
