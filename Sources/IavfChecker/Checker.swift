@@ -47,7 +47,7 @@ public final class Checker {
             return
         }
         if devices[i].suspended {
-            if case .snapshot(let fs, _, _) = e.body { rebuild(&devices[i], from: fs.map(\.filter)) }
+            if case .snapshot(let fs, _, _) = e.body { rebuild(&devices[i], from: fs) }
             return
         }
         apply(e, &devices[i])
@@ -70,9 +70,18 @@ public final class Checker {
     }
 
     private func trackCalls(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard let p = e.phase else { return }
-        let k = e.kind
-        if p == .enter { d.openCalls[k, default: 0] += 1 } else if let n = d.openCalls[k], n > 0 { d.openCalls[k] = n - 1 }
+        let slot: Int, p: TraceEvent.Phase
+        switch e.body {
+        case .addVid(_, let ph, _): slot = 0; p = ph
+        case .killVid(_, let ph, _): slot = 1; p = ph
+        case .down(let ph): slot = 2; p = ph
+        case .upComplete(let ph): slot = 3; p = ph
+        case .open(let ph, _): slot = 4; p = ph
+        case .close(let ph, _): slot = 5; p = ph
+        case .reset(let ph): slot = 6; p = ph
+        default: return
+        }
+        if p == .enter { d.openCalls[slot] += 1 } else if d.openCalls[slot] > 0 { d.openCalls[slot] -= 1 }
     }
 
     // MARK: the events
@@ -114,13 +123,14 @@ public final class Checker {
             d.model?.send(op, vids: vids, seq: e.seq)
 
         case .reply(let op, let retval):
-            let before = d.currentList
+            let rejectedAdd = op == .addVlanV2 && retval != 0
+            let before = rejectedAdd ? d.currentList : nil
             d.model?.reply(op, retval: retval, seq: e.seq)
             if op.isVlanDel {
                 if retval != 0 { checkRejectedDelete(e, op, retval, &d) }
                 d.pendingDel.removeAll()
                 d.prematureReported.removeAll()
-            } else if op == .addVlanV2, retval != 0 {
+            } else if rejectedAdd {
                 let after = Set((d.currentList ?? []).map(\.key))
                 let wasInFlight = Set((before ?? []).filter { $0.state.isAddInFlight }.map(\.key))
                 for k in wasInFlight.union(d.addInFlight) where !after.contains(k) { d.rejectedAdd[k] = e.seq }
@@ -134,7 +144,7 @@ public final class Checker {
                     d.cycleResetSeen = false
                     d.cycleUserKeys.removeAll()
                     d.churnReported.removeAll()
-                    d.cyclePendingAdds = Set((d.currentList ?? []).filter { $0.state == .ADD || $0.state.isAddInFlight }.map(\.key))
+                    d.cyclePendingAdds = VlanKeySet((d.currentList ?? []).filter { $0.state == .ADD || $0.state.isAddInFlight }.map(\.key))
                 }
             } else {
                 d.model?.down(seq: e.seq)
@@ -160,8 +170,7 @@ public final class Checker {
             d.prematureReported.removeAll()
             if d.inCycle { d.cycleResetSeen = true }
 
-        case .snapshot(let fs, let count, _):
-            let filters = fs.map(\.filter)
+        case .snapshot(let filters, let count, _):
             if count != filters.count {
                 report(.countMismatch, e, &d, key: nil,
                        "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
@@ -195,7 +204,7 @@ public final class Checker {
         d.model?.adopt(filters)
         // The adds and kills lost with the events are unknown: take the list's live
         // entries as the user's intent rather than accuse the driver.
-        d.intent = Set(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
+        d.intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
         d.pendingDel.removeAll()
         d.prematureReported.removeAll()
         d.lostReported.removeAll()
@@ -208,11 +217,17 @@ public final class Checker {
 
     private func checkLostFilters(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
         guard !d.intent.isEmpty || !d.lostReported.isEmpty else { return }
-        var present = Set<VlanKey>()
-        present.reserveCapacity(filters.count)
-        for f in filters { present.insert(f.key) }
-        d.lostReported.formIntersection(d.intent.subtracting(present))
-        for k in d.intent where !present.contains(k) && !d.lostReported.contains(k) {
+        // Fast path: every member of the intent set is in the list.
+        var inIntent = 0
+        for f in filters where d.intent.contains(f.key) { inIntent += 1 }
+        if inIntent >= d.intent.count && d.lostReported.isEmpty { return }
+        // Lists are short: a scan beats building a set on every snapshot.
+        func present(_ k: VlanKey) -> Bool {
+            for f in filters where f.key == k { return true }
+            return false
+        }
+        if !d.lostReported.isEmpty { d.lostReported.removeAll { !d.intent.contains($0) || present($0) } }
+        for k in d.intent where !present(k) && !d.lostReported.contains(k) {
             d.lostReported.insert(k)
             var cause: Cause?, origin: Int64?
             if let s = d.rejectedAdd[k] { cause = .pfRejectedAdd; origin = s }
@@ -223,8 +238,8 @@ public final class Checker {
     }
 
     private func checkPendingDeletes(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard let list = d.currentList else { return }
-        for (k, sentAt) in d.pendingDel where d.prematureReported[k] == nil && !list.contains(where: { $0.key == k }) {
+        guard d.hasList else { return }
+        for (k, sentAt) in d.pendingDel where d.prematureReported[k] == nil && !d.listContains(k) {
             var cause: Cause?
             if case .send = e.body { cause = .freedAtSend }
             if case .killVid = e.body {
@@ -260,7 +275,7 @@ public final class Checker {
     }
 
     private func checkGhosts(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
-        var present = Set<VlanKey>()
+        var present = VlanKeySet()
         for f in list {
             present.insert(f.key)
             let ok = d.intent.contains(f.key) || f.state.isPendingDeletion || d.refusedDel.contains(f.key)
@@ -273,8 +288,8 @@ public final class Checker {
                    + (d.maxFilters.map { ": \(list.count) of \($0) filters are taken for \(d.intent.count) in use" } ?? ""),
                    cause: cause, origin: origin)
         }
-        d.ghostReported.formIntersection(present)
-        d.refusedDel.formIntersection(present)
+        d.ghostReported.removeAll { !present.contains($0) }
+        d.refusedDel.removeAll { !present.contains($0) }
     }
 
     private func ghostCause(_ k: VlanKey, _ d: DeviceState) -> (Cause?, Int64?) {
@@ -401,7 +416,7 @@ public final class Checker {
         var reasons: [String] = []
         for d in devices {
             if d.lostEvents > 0 { reasons.append("\(d.dev): \(d.lostEvents) events lost") }
-            let open = d.openCalls.filter { $0.value > 0 }.map(\.key).sorted()
+            let open = zip(DeviceState.callNames, d.openCalls).filter { $0.1 > 0 }.map(\.0)
             if !open.isEmpty { reasons.append("\(d.dev): the trace ends inside \(open.joined(separator: ", "))") }
         }
         let violations = countsByRule.filter { $0.key.severity == .violation }.values.reduce(0, +)

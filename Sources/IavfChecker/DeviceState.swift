@@ -9,7 +9,7 @@ struct DeviceState {
     /// The last snapshot's filters.
     var observed: [Filter]?
     /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
-    var intent = Set<VlanKey>()
+    var intent = VlanKeySet()
     var vlanMode: VlanMode
     var maxFilters: Int?
     /// Contract: up unless the last down exit has no later successful open exit.
@@ -20,31 +20,32 @@ struct DeviceState {
     /// Keys already reported as freed early, with the cause named then.
     var prematureReported: [VlanKey: Cause?] = [:]
     /// Filters whose DEL the PF refused: kept by design, not ghosts.
-    var refusedDel = Set<VlanKey>()
+    var refusedDel = VlanKeySet()
     /// Keys in the last ADD message (for attributing a reject).
     var addInFlight: [VlanKey] = []
     /// Keys the PF's ADD reject freed, with the reply's seq.
     var rejectedAdd: [VlanKey: Int64] = [:]
 
     // Episode bookkeeping: a condition is reported once until it clears.
-    var lostReported = Set<VlanKey>()
-    var ghostReported = Set<VlanKey>()
-    var stuckReported = Set<VlanKey>()
+    var lostReported = VlanKeySet()
+    var ghostReported = VlanKeySet()
+    var stuckReported = VlanKeySet()
 
     // down-up-churn: from a down enter to the first settled after a successful open exit.
     var inCycle = false
     var cycleOpened = false
     var cycleResetSeen = false
-    var cycleUserKeys = Set<VlanKey>()
+    var cycleUserKeys = VlanKeySet()
     /// Keys whose user add was still on its way to the PF when the cycle began.
-    var cyclePendingAdds = Set<VlanKey>()
-    var churnReported = Set<VlanKey>()
+    var cyclePendingAdds = VlanKeySet()
+    var churnReported = VlanKeySet()
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
     var lostEvents: Int64 = 0
-    /// Calls entered and not yet exited, by function.
-    var openCalls: [String: Int] = [:]
+    /// Calls entered and not yet exited, by function (`callNames` order).
+    var openCalls = [Int](repeating: 0, count: 7)
+    static let callNames = ["add_vid", "kill_vid", "down", "up_complete", "open", "close", "reset"]
 
     /// The device's last few events, for the report.
     var recent: [TraceEvent] = []
@@ -65,6 +66,14 @@ struct DeviceState {
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),
     /// or without a model the last snapshot.
     var currentList: [Filter]? { model?.filters ?? observed }
+
+    var hasList: Bool { model != nil || observed != nil }
+
+    /// Whether the current list holds `key`, without building the list.
+    func listContains(_ key: VlanKey) -> Bool {
+        if let m = model { return m.entry(key) != nil }
+        return observed?.contains { $0.key == key } ?? false
+    }
 
     mutating func remember(_ e: TraceEvent) {
         guard recentDepth > 0 else { return }

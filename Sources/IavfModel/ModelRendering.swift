@@ -6,7 +6,7 @@ public enum ModelRendering {
             : "Patched (6.1.176 and later): spec section 2.3 with errata"
         var rows: [[String]] = [["From", "Event", "To", "Side effects", "Spec"]]
         for r in TransitionTable.rows(g) {
-            rows.append([r.from.map(\.description).joined(separator: ", "), r.on.rawValue, r.to.description,
+            rows.append([r.from.map(\.description).joined(separator: ", "), r.on.name, r.to.description,
                          r.effects.map(\.rawValue).joined(separator: "; "), r.spec])
         }
         var s = title + "\n\n" + grid(rows)
@@ -47,7 +47,7 @@ public enum ModelRendering {
                 case .absent: from = "none"
                 case .state(let st): from = st.rawValue
                 }
-                let label = r.on.rawValue.replacingOccurrences(of: "\"", with: "\\\"")
+                let label = r.on.name.replacingOccurrences(of: "\"", with: "\\\"")
                 s += "  \(from) -> \(to) [label=\"\(label)\"];\n"
             }
         }

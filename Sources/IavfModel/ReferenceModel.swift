@@ -94,20 +94,23 @@ public struct ReferenceModel: Sendable {
     /// capacity and, for V2 ADD, the clamp of section 2.5 / erratum 8).
     public func predictedMessage(_ op: VirtchnlOp) -> [VlanKey] {
         guard op.isVlanFilterOp else { return [] }
-        let stimulus: Stimulus = op.isVlanAdd ? .wdAddChosen : .wdDelChosen
-        let wanted = TransitionTable.selectable(generation, for: stimulus)
-        let candidates = entries.filter { wanted.contains($0.state) }.map(\.key)
-        var k = candidates.count
+        let mask = TransitionTable.selectableMask(generation, add: op.isVlanAdd)
+        var c = 0
+        for e in entries where mask & (1 << e.state.ordinal) != 0 { c += 1 }
+        var k = c
         if op.isV2 {
             if k > Self.v2SingleMessage { k = Self.v2Chunk }
             if op.isVlanAdd, let m = maxFilters {
-                let c = candidates.count, n = count
+                let n = count
                 if c + n > m && n < m { k = min(k, m - n) }
             }
         } else {
             k = min(k, Self.v1Capacity)
         }
-        return Array(candidates.prefix(k))
+        var out: [VlanKey] = []
+        out.reserveCapacity(k)
+        for e in entries where out.count < k && mask & (1 << e.state.ordinal) != 0 { out.append(e.key) }
+        return out
     }
 
     /// The message the watchdog would send on its next run, for simulations: the ADD bit
@@ -141,10 +144,9 @@ public struct ReferenceModel: Sendable {
             guard let i = index(of: key) else { continue }
             apply(stimulus, at: i, seq: seq)
         }
-        entries.removeAll { $0.state == .INVALID }
         // The bit stays set when the batch did not fit (capacity or clamp).
-        let wanted = TransitionTable.selectable(generation, for: stimulus)
-        let left = entries.contains { wanted.contains($0.state) }
+        let mask = TransitionTable.selectableMask(generation, add: op.isVlanAdd)
+        let left = entries.contains { mask & (1 << $0.state.ordinal) != 0 }
         if op.isVlanAdd { addBit = left } else { delBit = left }
     }
 

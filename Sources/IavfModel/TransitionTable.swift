@@ -4,23 +4,32 @@
 /// `ReferenceModel` only looks rows up; it holds no per-state logic of its own.
 
 /// What happens to one filter.
-public enum Stimulus: String, Sendable, CaseIterable {
-    case userAdd = "UserAdd"
-    case userKill = "UserKill"
-    case wdAddChosen = "WdAdd, chosen"
-    case wdAddNotAllowed = "WdAdd, not allowed"
-    case wdDelChosen = "WdDel, chosen"
-    case wdDelNotAllowed = "WdDel, not allowed"
-    case addV2Success = "Cpl(ADD_VLAN_V2, 0)"
-    case addV2Error = "Cpl(ADD_VLAN_V2, err)"
-    case addV1Success = "Cpl(ADD_VLAN, 0)"
-    case addV1Error = "Cpl(ADD_VLAN, err)"
-    case delSuccess = "Cpl(DEL_VLAN[_V2], 0)"
-    case delError = "Cpl(DEL_VLAN[_V2], err)"
-    case down = "Down"
-    case open = "Open"
-    case configReply = "CfgResp"
-    case disableVF = "DisableVF"
+public enum Stimulus: Int, Sendable, CaseIterable {
+    case userAdd, userKill, wdAddChosen, wdAddNotAllowed, wdDelChosen, wdDelNotAllowed
+    case addV2Success, addV2Error, addV1Success, addV1Error, delSuccess, delError
+    case down, open, configReply, disableVF
+
+    /// The spec's name for the event (section 2.1).
+    public var name: String {
+        switch self {
+        case .userAdd: return "UserAdd"
+        case .userKill: return "UserKill"
+        case .wdAddChosen: return "WdAdd, chosen"
+        case .wdAddNotAllowed: return "WdAdd, not allowed"
+        case .wdDelChosen: return "WdDel, chosen"
+        case .wdDelNotAllowed: return "WdDel, not allowed"
+        case .addV2Success: return "Cpl(ADD_VLAN_V2, 0)"
+        case .addV2Error: return "Cpl(ADD_VLAN_V2, err)"
+        case .addV1Success: return "Cpl(ADD_VLAN, 0)"
+        case .addV1Error: return "Cpl(ADD_VLAN, err)"
+        case .delSuccess: return "Cpl(DEL_VLAN[_V2], 0)"
+        case .delError: return "Cpl(DEL_VLAN[_V2], err)"
+        case .down: return "Down"
+        case .open: return "Open"
+        case .configReply: return "CfgResp"
+        case .disableVF: return "DisableVF"
+        }
+    }
 }
 
 /// The state a row starts from: no filter for the key, or a filter in a state.
@@ -162,12 +171,17 @@ public enum TransitionTable {
 
     /// The row for a filter in `from` receiving `on`, or nil when the table has none
     /// (then nothing happens to that filter).
+    @inline(__always)
     public static func row(_ g: Generation, from: FromState, on: Stimulus) -> Transition? {
-        lookup[g]![Key(from: from, on: on)]
+        flat[g.index][from.index * Stimulus.allCases.count + on.index]
     }
 
     /// The states a watchdog message of this kind selects (rows with `.inMessage`).
     public static func selectable(_ g: Generation, for s: Stimulus) -> Set<FilterState> {
+        s == .wdAddChosen ? selectableAdd[g.index] : s == .wdDelChosen ? selectableDel[g.index] : computeSelectable(g, s)
+    }
+
+    private static func computeSelectable(_ g: Generation, _ s: Stimulus) -> Set<FilterState> {
         var out = Set<FilterState>()
         for r in rows(g) where r.on == s && r.effects.contains(.inMessage) {
             for f in r.from { if case .state(let st) = f { out.insert(st) } }
@@ -175,22 +189,64 @@ public enum TransitionTable {
         return out
     }
 
-    private struct Key: Hashable { let from: FromState; let on: Stimulus }
+    /// `selectable` as a bit per state ordinal, for the hot path.
+    @inline(__always)
+    static func selectableMask(_ g: Generation, add: Bool) -> UInt16 { masks[g.index * 2 + (add ? 0 : 1)] }
 
-    private static let lookup: [Generation: [Key: Transition]] = {
-        var out: [Generation: [Key: Transition]] = [:]
-        for g in Generation.allCases {
-            var m: [Key: Transition] = [:]
-            for r in rows(g) {
-                for f in r.from {
-                    precondition(m[Key(from: f, on: r.on)] == nil, "two rows for \(f) \(r.on) in \(g)")
-                    m[Key(from: f, on: r.on)] = r
-                }
+    private static let masks: [UInt16] = Generation.allCases.flatMap { g in
+        [selectableAdd[g.index], selectableDel[g.index]].map { set in set.reduce(UInt16(0)) { $0 | (1 << $1.ordinal) } }
+    }
+
+    private static let selectableAdd = Generation.allCases.map { computeSelectable($0, .wdAddChosen) }
+    private static let selectableDel = Generation.allCases.map { computeSelectable($0, .wdDelChosen) }
+
+    /// [generation][from * stimuli + stimulus]: the tables above, indexed for the hot path.
+    private static let flat: [[Transition?]] = Generation.allCases.map { g in
+        var m = [Transition?](repeating: nil, count: (FilterState.allCases.count + 1) * Stimulus.allCases.count)
+        for r in rows(g) {
+            for f in r.from {
+                let i = f.index * Stimulus.allCases.count + r.on.index
+                precondition(m[i] == nil, "two rows for \(f) \(r.on) in \(g)")
+                m[i] = r
             }
-            out[g] = m
         }
-        return out
-    }()
+        return m
+    }
+}
+
+extension Generation {
+    var index: Int { self == .unpatched ? 0 : 1 }
+}
+
+
+extension FromState {
+    @inline(__always)
+    var index: Int {
+        switch self {
+        case .absent: return 0
+        case .state(let s): return s.ordinal + 1
+        }
+    }
+}
+
+extension Stimulus {
+    @inline(__always) var index: Int { rawValue }
+}
+
+extension FilterState {
+    @inline(__always) public var ordinal: Int {
+        switch self {
+        case .INVALID: return 0
+        case .ADD: return 1
+        case .IS_NEW: return 2
+        case .ADDING: return 3
+        case .ACTIVE: return 4
+        case .DISABLE: return 5
+        case .INACTIVE: return 6
+        case .REMOVE: return 7
+        case .REMOVING: return 8
+        }
+    }
 }
 
 /// What the adapter does as a whole on an event, beside the per-filter rows

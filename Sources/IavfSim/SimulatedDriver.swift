@@ -39,7 +39,7 @@ public struct SimulatedDriver {
 
     private mutating func snapshot(after kind: String) {
         guard snapshots else { return }
-        emit(.snapshot(filters: model.filters.map { TraceEvent.SnapshotFilter(key: $0.key, state: $0.state) },
+        emit(.snapshot(filters: model.filters,
                        count: model.count, at: kind), dt: 100)
     }
 

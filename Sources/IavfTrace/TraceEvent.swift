@@ -23,14 +23,9 @@ public struct TraceEvent: Sendable, Equatable {
         case PASS, FAIL, SKIP
     }
 
-    public struct SnapshotFilter: Sendable, Equatable {
-        public var key: VlanKey
-        /// A state name of either generation (a name of the other generation is a
-        /// divergence, not bad input).
-        public var state: FilterState
-        public init(key: VlanKey, state: FilterState) { self.key = key; self.state = state }
-        public var filter: Filter { Filter(key: key, state: state) }
-    }
+    /// A snapshot entry: a (vid, tpid) and a state name of either generation (a name of
+    /// the other generation is a divergence, not bad input).
+    public typealias SnapshotFilter = Filter
 
     public enum Body: Sendable, Equatable {
         /// `iavf_vlan_rx_add_vid`; `ret` at exit (negative errno).

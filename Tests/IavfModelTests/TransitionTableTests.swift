@@ -8,7 +8,7 @@ struct TransitionTableTests {
     func tablesAreCompleteForAdapterWideEvents(g: Generation) {
         for s in TransitionTable.states(g) {
             for stim in [Stimulus.userAdd, .down, .open, .configReply, .disableVF] {
-                #expect(TransitionTable.row(g, from: .state(s), on: stim) != nil, "\(g): no row for \(s) on \(stim.rawValue)")
+                #expect(TransitionTable.row(g, from: .state(s), on: stim) != nil, "\(g): no row for \(s) on \(stim.name)")
             }
         }
         #expect(TransitionTable.row(g, from: .absent, on: .userAdd) != nil)
