@@ -32,12 +32,25 @@ let package = Package(
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
         .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker",
                 swiftSettings: hotPath),
+        // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
+        .target(name: "IavfVM", path: "Sources/IavfVM"),
+        // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
+        .target(name: "CIavfShim", path: "CShims/CIavfShim",
+                linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        // Host tool of the BPFObjectsPlugin: turns compiled BPF objects into Swift source.
+        .executableTarget(name: "IavfBPFEmbed", path: "Sources/IavfBPFEmbed"),
+        // Compiles bpf/*.bpf.c with clang -target bpf and embeds them: `swift build` is the only step.
+        .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["IavfBPFEmbed"],
+                path: "Plugins/BPFObjectsPlugin"),
+        // Live probes: Swift owners of libbpf objects, the record decoder, BTF look-ups, probe table.
+        .target(name: "IavfProbes", dependencies: ["CIavfShim"], path: "Sources/IavfProbes",
+                plugins: ["BPFObjectsPlugin"]),
         // The reference model driven like the real driver, writing the trace a perfect
         // recorder would: property tests, the replay bench, and later the stress mode.
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -47,6 +60,8 @@ let package = Package(
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
+        .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
+        .testTarget(name: "IavfVMTests", dependencies: ["IavfVM"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]
 )

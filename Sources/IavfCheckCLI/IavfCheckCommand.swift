@@ -27,7 +27,8 @@ public struct IavfCheckCommand: ParsableCommand {
             ModelCommand.self,
             ExplainCommand.self,
             BenchCommand.self,
-            // Subcommands of other modules register here.
+            DoctorCommand.self,
+            VMCommand.self,
         ]
     )
 

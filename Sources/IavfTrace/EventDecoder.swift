@@ -106,7 +106,7 @@ struct EventDecoder {
                 if key.equals("reason") { s.field = "reason"; if !s.isNull() { reason = try s.string() }; return }
                 if key.equals("result") { s.field = "result"; if !s.isNull() { result = try resultValue(&s) }; return }
             case UInt8(ascii: "o"):
-                if key.equals("op") { s.field = "op"; op = VirtchnlOp.named(try s.string()); return }
+                if key.equals("op") { s.field = "op"; op = try opValue(&s); return }
             case UInt8(ascii: "f"):
                 if key.equals("filters") { s.field = "filters"; filters = try filterList(&s); return }
             case UInt8(ascii: "c"):
@@ -184,6 +184,17 @@ struct EventDecoder {
         lastDev = v
         lastDevBytes = Array(r.raw)
         return v
+    }
+
+    /// The VLAN opcodes without building a String; the rest by name.
+    private func opValue(_ s: inout JSONScanner) throws -> VirtchnlOp {
+        let r = try s.rawString()
+        if r.equals("ADD_VLAN_V2") { return .addVlanV2 }
+        if r.equals("DEL_VLAN_V2") { return .delVlanV2 }
+        if r.equals("ADD_VLAN") { return .addVlan }
+        if r.equals("DEL_VLAN") { return .delVlan }
+        guard !r.hasEscapes, let name = String(validating: r.raw, as: UTF8.self) else { throw s.fail("op must be a plain name") }
+        return VirtchnlOp.named(name)
     }
 
     private func phaseValue(_ s: inout JSONScanner) throws -> TraceEvent.Phase {

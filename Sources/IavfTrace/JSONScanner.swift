@@ -41,12 +41,16 @@ struct JSONScanner {
         }
     }
 
+    @inline(__always)
     mutating func peek() -> UInt8? {
+        if i < end, base[i] > 0x20 { return base[i] }
         skipWhitespace()
         return i < end ? base[i] : nil
     }
 
-    mutating func expect(_ c: UInt8, _ what: String) throws {
+    @inline(__always)
+    mutating func expect(_ c: UInt8, _ what: StaticString) throws {
+        if i < end && base[i] == c { i += 1; return }   // no whitespace: the common case
         guard peek() == c else {
             throw fail(i < end ? "expected \(what), found \(describe(base[i]))" : "expected \(what), found the end of the line")
         }
@@ -106,15 +110,20 @@ struct JSONScanner {
         let start = i
         var escapes = false
         while i < end {
-            let c = base[i]
-            if c == UInt8(ascii: "\"") {
-                let s = RawString(raw: UnsafeRawBufferPointer(start: base + start, count: i - start), hasEscapes: escapes)
-                i += 1
-                return s
+            // Jump to the next quote; then look back for escapes and control bytes.
+            guard let q = memchr(base + i, 0x22, end - i) else { break }
+            let at = base.distance(to: q.assumingMemoryBound(to: UInt8.self))
+            var k = i
+            while k < at {
+                let c = base[k]
+                if c == UInt8(ascii: "\\") { escapes = true; k += 2; continue }
+                if c < 0x20 { throw fail("control character in a string") }
+                k += 1
             }
-            if c == UInt8(ascii: "\\") { escapes = true; i += 2; continue }
-            if c < 0x20 { throw fail("control character in a string") }
-            i += 1
+            if k > at { i = at + 1; continue }      // the quote was escaped
+            let s = RawString(raw: UnsafeRawBufferPointer(start: base + start, count: at - start), hasEscapes: escapes)
+            i = at + 1
+            return s
         }
         throw fail("string not closed: the line ends inside it")
     }
@@ -169,12 +178,20 @@ struct JSONScanner {
 
     /// An integer that fits Int64; fractions, exponents and overflow are errors.
     mutating func int() throws -> Int64 {
-        guard let c = peek() else { throw fail("expected an integer, found the end of the line") }
+        if i < end, base[i] == 0x20 || base[i] == 0x09 { skipWhitespace() }
+        guard i < end else { throw fail("expected an integer, found the end of the line") }
+        let c = base[i]
         guard c == UInt8(ascii: "-") || (c >= 0x30 && c <= 0x39) else { throw fail("expected an integer, found \(describe(c))") }
         var neg = false
         if c == UInt8(ascii: "-") { neg = true; i += 1 }
         let start = i
         var v: Int64 = 0
+        // Up to 18 digits cannot overflow; check only past that.
+        while i < end, i - start < 18, base[i] >= 0x30, base[i] <= 0x39 {
+            v = v * 10 + Int64(base[i] - 0x30)
+            i += 1
+        }
+        if neg { v = -v }
         while i < end, base[i] >= 0x30, base[i] <= 0x39 {
             let d = Int64(base[i] - 0x30)
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
