@@ -61,7 +61,7 @@ let package = Package(
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
         .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
-        .testTarget(name: "IavfVMTests", dependencies: ["IavfVM"], path: "Tests/IavfVMTests"),
+        .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]
 )

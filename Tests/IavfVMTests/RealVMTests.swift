@@ -56,6 +56,7 @@ struct RealVMTests {
     done
     touch /tmp/writable && echo "TMP=writable"
     echo "written by $(uname -r)" > "$SHARED_DIR/from-guest"
+    "$IAVF_CHECK" doctor --format json > "$SHARED_DIR/doctor.json" || echo "DOCTOR_EXIT=$?"
     echo "to stderr" >&2
     exit 7
     """#
@@ -71,7 +72,7 @@ struct RealVMTests {
         var options = VirtualMachine.Options(kernel: kernelName, command: ["sh", "-c", Self.probeScript])
         options.timeout = 180
         options.writableDirectories = [shared.path]
-        options.environment = [("SHARED_DIR", shared.path)]
+        options.environment = [("SHARED_DIR", shared.path), ("IAVF_CHECK", try iavfCheckBinary())]
         let progress = VMProgress(enabled: true)
         let outcome: VirtualMachine.Outcome
         do {
@@ -106,7 +107,39 @@ struct RealVMTests {
         if outcome.kernel.wasCached {
             #expect(commandStart < 15, "issue 4 budget: under 15 s from the command to the guest command")
         }
-        // Later (issue 4): run `iavf-check doctor --format json` here and assert every probe attaches,
-        // CO-RE against the iavf module BTF succeeds, and the doctor's generation matches `alias.generation`.
+
+        // The live-probe layer in the guest: every probe of spec 5.3 loads (CO-RE against the
+        // iavf module BTF), attaches, and the generation comes from the BTF enum.
+        #expect(!out.contains("DOCTOR_EXIT="), "doctor failed in the guest:\n\(out)\n\(result.stderrText)")
+        let doctorData = try #require(FileManager.default.contents(atPath: shared.file("doctor.json")), "no doctor.json")
+        let doctor = try #require(try JSONSerialization.jsonObject(with: doctorData) as? [String: Any])
+        #expect(doctor["generation"] as? String == alias.generation.rawValue)
+        #expect(doctor["kernel"] as? String == outcome.kernel.release)
+        #expect(doctor["attach_tested"] as? Bool == true)
+        let probes = try #require(doctor["probes"] as? [[String: Any]])
+        for function in Self.spec53 {
+            let rows = probes.filter { $0["function"] as? String == function }
+            #expect(!rows.isEmpty, "doctor does not list \(function)")
+            for row in rows {
+                #expect(row["status"] as? String == "attachable", "\(function) \(row["kind"] ?? ""): \(row)")
+            }
+        }
+        #expect(!probes.contains { ["failed", "missing"].contains($0["status"] as? String) }, "\(probes)")
+        print("doctor in the guest [\(kernelName)]: generation \(doctor["generation"] ?? "?"), " +
+              "\(probes.filter { $0["status"] as? String == "attachable" }.count) attachable, " +
+              "\(probes.filter { $0["status"] as? String == "inlined" }.count) inlined")
+    }
+
+    /// The functions issue 3 probes, present in both generations (spec 5.3).
+    static let spec53 = ["iavf_vlan_rx_add_vid", "iavf_vlan_rx_kill_vid", "iavf_add_vlans", "iavf_del_vlans",
+                         "iavf_send_pf_msg", "iavf_virtchnl_completion", "iavf_down", "iavf_open", "iavf_close",
+                         "iavf_up_complete", "iavf_reset_task"]
+
+    /// The `iavf-check` built beside this test bundle.
+    func iavfCheckBinary() throws -> String {
+        let dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let bin = dir.appendingPathComponent("iavf-check").path
+        try #require(FileManager.default.isExecutableFile(atPath: bin), "iavf-check not built at \(bin)")
+        return bin
     }
 }
