@@ -43,14 +43,16 @@ let package = Package(
         .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["IavfBPFEmbed"],
                 path: "Plugins/BPFObjectsPlugin"),
         // Live probes: Swift owners of libbpf objects, the record decoder, BTF look-ups, probe table.
-        .target(name: "IavfProbes", dependencies: ["CIavfShim"], path: "Sources/IavfProbes",
+        .target(name: "IavfProbes", dependencies: ["CIavfShim", "IavfModel"], path: "Sources/IavfProbes",
                 plugins: ["BPFObjectsPlugin"]),
+        // Live recording: probe records, command output and the clock in, contract events out.
+        .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The reference model driven like the real driver, writing the trace a perfect
         // recorder would: property tests, the replay bench, and later the stress mode.
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -61,6 +63,8 @@ let package = Package(
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
         .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
+        .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
+                    path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -28,6 +28,8 @@ public struct IavfCheckCommand: ParsableCommand {
             ExplainCommand.self,
             BenchCommand.self,
             DoctorCommand.self,
+            RecordCommand.self,
+            WatchCommand.self,
             VMCommand.self,
         ]
     )

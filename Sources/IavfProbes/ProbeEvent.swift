@@ -64,12 +64,8 @@ public struct ProbeDevice: Hashable, Sendable {
     public var traceName: String { bus.isEmpty ? ifname : bus }
 }
 
-public struct VlanKey: Hashable, Sendable, CustomStringConvertible {
-    public var vid: UInt16
-    public var tpid: UInt16
-    public init(vid: UInt16, tpid: UInt16) { self.vid = vid; self.tpid = tpid }
-    public var description: String { "\(vid)/0x\(String(tpid, radix: 16))" }
-}
+// (vid, tpid) keys are the model's `VlanKey`: one key type from the probes to the checker.
+@_exported import struct IavfModel.VlanKey
 
 public struct SnapshotFilter: Hashable, Sendable {
     public var vid: UInt16

@@ -1,0 +1,45 @@
+import ArgumentParser
+import IavfTrace
+
+struct RecordCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "record",
+        abstract: "Record a live trace of the iavf driver's VLAN filter work (needs root and the iavf module).",
+        discussion: """
+        Attaches read-only eBPF probes (fentry/fexit, or kprobes where the kernel has no \
+        fentry) to the iavf functions that add, delete, send and complete VLAN work, and \
+        writes the trace contract's JSON Lines (gzip when TRACE ends in .gz). With a COMMAND, \
+        runs it, passes its output through, turns its PASS/FAIL/SKIP lines into `mark` events \
+        and stops when it ends. SIGINT/SIGTERM detach the probes and flush the trace.
+
+        Example:  iavf-check record -o vlan.jsonl.gz -- ./iavf_vlan_state.sh
+                  iavf-check check vlan.jsonl.gz
+
+        Exit codes: the COMMAND's exit status when one was given, else 0; 3 environment \
+        problem (root, BTF, iavf); 2 usage.
+        """
+    )
+
+    @Option(name: .shortAndLong, help: "Where to write the trace (.jsonl or .jsonl.gz; - for standard output).")
+    var output: String
+
+    @OptionGroup var live: LiveOptions
+
+    func run() throws {
+        var writer: TraceWriter?
+        let outcome: LiveRun.Outcome
+        do {
+            outcome = try LiveRun.run(live, start: { h in writer = try TraceWriter(path: output, header: h) },
+                                      emit: { e in try writer?.write(e) })
+            try writer?.close()
+        } catch let e as EnvironmentProblem {
+            FileHandleOutput.stderr("iavf-check: \(e)\n")
+            throw ExitCode(ExitStatus.environment)
+        } catch let e as TraceWriteError {
+            FileHandleOutput.stderr("iavf-check: \(e)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        FileHandleOutput.stderr("iavf-check: recorded \(outcome.events) events (\(outcome.lost) lost, generation \(outcome.header.generation?.rawValue ?? "unknown")) to \(output)\n")
+        if let s = outcome.commandStatus { throw ExitCode(s) }
+    }
+}

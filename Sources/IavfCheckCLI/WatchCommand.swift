@@ -1,0 +1,53 @@
+import ArgumentParser
+import IavfChecker
+import IavfTrace
+
+struct WatchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Check the iavf driver live: print each finding as it happens, then the verdict.",
+        discussion: """
+        Records like `record` (optionally also to -o TRACE) and runs the checker on every \
+        event as it arrives; findings print the moment they are found, with the rule, the \
+        VLAN, the event and the events that led to it. At the end prints the report and \
+        exits with `check`'s codes: 0 pass, 1 fail, 4 inconclusive (events lost); 3 for an \
+        environment problem.
+
+        Example:  iavf-check watch --iface ens1f0v0 -- ./iavf_vlan_state.sh
+        """
+    )
+
+    @Option(name: .shortAndLong, help: "Also write the trace here.")
+    var output: String?
+
+    @Option(help: "Report format at the end: text, json or ktap.")
+    var format: ReportFormat = .text
+
+    @OptionGroup var live: LiveOptions
+
+    func run() throws {
+        var writer: TraceWriter?
+        var checker: Checker?
+        let outcome: LiveRun.Outcome
+        do {
+            outcome = try LiveRun.run(live, start: { h in
+                if let output { writer = try TraceWriter(path: output, header: h) }
+                let c = Checker(header: h)
+                c.onFinding = { f in FileHandleOutput.stderr("iavf-check: " + ReportRenderer.text(f)) }
+                checker = c
+                FileHandleOutput.stderr("iavf-check: watching (\(ReportRenderer.headerLine(h)))\n")
+            }, emit: { e in
+                try writer?.write(e)
+                checker?.feed(e)
+            })
+            try writer?.close()
+        } catch let e as EnvironmentProblem {
+            FileHandleOutput.stderr("iavf-check: \(e)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        let report = checker!.finish()
+        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live"))
+        _ = outcome
+        throw ExitCode(report.verdict.exitCode)
+    }
+}

@@ -1,0 +1,104 @@
+import IavfModel
+import IavfProbes
+import IavfTrace
+
+/// The live recorder's core: probe records, command output marks and clock ticks in;
+/// contract events out, in order, through `emit`. The header waits for the first
+/// snapshot, which tells the VLAN mode and limit (or for `headerDeadline` records).
+public final class TraceRecorder {
+    public let generation: Generation?
+    public let kernel: String
+    public private(set) var header: TraceHeader?
+    public private(set) var events = 0
+    public private(set) var lost: UInt64 = 0
+    public private(set) var devices: [String] = []
+
+    private var mapper = ProbeTraceMapper()
+    private var settle: SettleDetector
+    private var seq: Int64 = 0
+    private var pending: [(dev: String, t: UInt64, body: TraceEvent.Body)] = []
+    private let headerDeadline: Int
+    private let start: (TraceHeader) throws -> Void
+    private let emit: (TraceEvent) throws -> Void
+    private var lastMaxFilters: [String: Int?] = [:]
+
+    public init(generation: Generation?, kernel: String, settlePeriodNs: UInt64, headerDeadline: Int = 4096,
+                start: @escaping (TraceHeader) throws -> Void, emit: @escaping (TraceEvent) throws -> Void) {
+        self.generation = generation
+        self.kernel = kernel
+        self.settle = SettleDetector(periodNs: settlePeriodNs)
+        self.headerDeadline = headerDeadline
+        self.start = start
+        self.emit = emit
+    }
+
+    /// State names of the kernel the contract does not know (mapped to INVALID).
+    public var unknownStates: Set<String> { mapper.unknownStates }
+
+    public func handle(_ item: ProbeStreamItem) throws {
+        switch item {
+        case .lost(let n):
+            lost += n
+            // Drops are counted per CPU, not per device: every device is affected.
+            for dev in devices.isEmpty ? ["unknown"] : devices { try put(dev, 0, .lost(count: Int64(clamping: n))) }
+        case .event(let e):
+            guard !e.synthetic else { return }
+            let dev = e.device.traceName
+            if !devices.contains(dev) { devices.append(dev) }
+            settle.observe(e, dev: dev)
+            if case .snapshot(let s) = e.payload {
+                if header == nil { try begin(vlanMode: s.vlanMode, maxFilters: limit(s)) }
+                let m = limit(s)
+                if let old = lastMaxFilters[dev], old != m { try put(dev, e.timestampNs, .caps(maxFilters: m)) }
+                lastMaxFilters[dev] = m
+            }
+            if let body = mapper.body(of: e) { try put(dev, e.timestampNs, body) }
+        }
+    }
+
+    /// A test-case boundary from the command's output; it belongs to every device.
+    public func mark(_ text: String, result: TraceEvent.MarkResult?, nowNs: UInt64) throws {
+        for dev in devices.isEmpty ? ["unknown"] : devices { try put(dev, nowNs, .mark(text: text, result: result)) }
+    }
+
+    /// Call regularly with the monotonic clock: emits `settled` for quiet devices.
+    public func tick(nowNs: UInt64) throws {
+        for dev in settle.settled(nowNs: nowNs) {
+            try put(dev, nowNs, .settled(reason: "no VLAN work for \(settle.periodNs / 1_000_000) ms"))
+        }
+    }
+
+    /// Writes the header if no snapshot ever came, and everything held back.
+    public func finish() throws {
+        if header == nil { try begin(vlanMode: nil, maxFilters: nil) }
+    }
+
+    private func limit(_ s: ProbeSnapshot) -> Int? {
+        s.vlanMode == "v2" && s.maxFilters > 0 ? Int(s.maxFilters) : nil
+    }
+
+    private func begin(vlanMode: String?, maxFilters: Int?) throws {
+        let h = TraceHeader(generation: generation, kernel: kernel, vlanMode: vlanMode == "v1" ? .v1 : .v2,
+                            maxFilters: maxFilters, source: .live)
+        header = h
+        try start(h)
+        let held = pending
+        pending.removeAll()
+        for p in held { try write(p.dev, p.t, p.body) }
+    }
+
+    private func put(_ dev: String, _ t: UInt64, _ body: TraceEvent.Body) throws {
+        if header == nil {
+            pending.append((dev, t, body))
+            if pending.count >= headerDeadline { try begin(vlanMode: nil, maxFilters: nil) }
+            return
+        }
+        try write(dev, t, body)
+    }
+
+    private func write(_ dev: String, _ t: UInt64, _ body: TraceEvent.Body) throws {
+        seq += 1
+        events += 1
+        try emit(TraceEvent(seq: seq, tNs: mapper.time(t), dev: dev, body))
+    }
+}

@@ -1,0 +1,133 @@
+import IavfChecker
+import IavfModel
+@testable import IavfProbes
+import IavfRecorder
+import IavfTrace
+import Testing
+
+private let eth = ProbeDevice(key: 1, ifindex: 3, ifname: "eth0", bus: "0000:00:05.0")
+
+private func ev(_ kind: ProbeEventKind, _ phase: ProbePhase, t: UInt64, ret: Int32? = nil, _ payload: ProbePayload) -> ProbeEvent {
+    ProbeEvent(kind: kind, phase: phase, cpu: 0, pid: 1, tid: 1, timestampNs: t, cpuDrops: 0, device: eth,
+               ret: ret, synthetic: false, payload: payload)
+}
+
+private func snapshot(_ fs: [(UInt16, String?)], t: UInt64, currentOp: UInt32 = 0, aq: UInt64 = 0,
+                      v2: Bool = true, max: UInt16 = 8, at: ProbeEventKind = .addVid) -> ProbeEvent {
+    let s = ProbeSnapshot(at: at, count: Int32(fs.count),
+                          filters: fs.map { SnapshotFilter(vid: $0.0, tpid: 0x8100, stateValue: 99, state: $0.1) },
+                          truncated: false, readError: false, adapterState: 13, aqRequired: aq, currentOp: currentOp,
+                          adapterFlags: 0, vfCapFlags: v2 ? 1 << 15 : 1 << 16, maxFilters: max,
+                          filteringOuter: 0, filteringInner: 1)
+    return ev(.snapshot, .none, t: t, .snapshot(s))
+}
+
+/// A recorder whose output is kept in memory.
+private final class Capture {
+    var header: TraceHeader?
+    var events: [TraceEvent] = []
+    lazy var recorder = TraceRecorder(generation: .patched, kernel: "6.1.0-56-amd64", settlePeriodNs: 100_000_000,
+                                      start: { [unowned self] in self.header = $0 },
+                                      emit: { [unowned self] in self.events.append($0) })
+}
+
+@Suite("Live recorder: probe records to contract events")
+struct RecorderTests {
+    @Test("records map to the contract's events; add_vlans/del_vlans records keep only their snapshots")
+    func mapping() throws {
+        let c = Capture()
+        let r = c.recorder
+        try r.handle(.event(ev(.addVid, .enter, t: 10, .vid(VlanKey(vid: 100)))))
+        try r.handle(.event(ev(.addVid, .exit, t: 20, ret: 0, .vid(VlanKey(vid: 100)))))
+        try r.handle(.event(snapshot([(100, "ADD")], t: 21, aq: SettleDetector.addVlanBit)))
+        try r.handle(.event(ev(.addVlans, .enter, t: 30, .vid(VlanKey(vid: 0)))))
+        let send = ProbeSend(op: 52, opName: "ADD_VLAN_V2", messageLength: 40, numElements: 1,
+                             vids: [VlanKey(vid: 100)], vlanVersion: 2, truncated: false, readError: false)
+        try r.handle(.event(ev(.send, .enter, t: 31, .send(send))))
+        try r.handle(.event(ev(.reply, .enter, t: 40, .reply(op: 52, opName: "ADD_VLAN_V2", retval: 0))))
+        try r.handle(.event(snapshot([(100, "ACTIVE")], t: 41, at: .reply)))
+        try r.finish()
+        #expect(c.header == TraceHeader(generation: .patched, kernel: "6.1.0-56-amd64", vlanMode: .v2, maxFilters: 8, source: .live))
+        #expect(c.events.map(\.kind) == ["add_vid", "add_vid", "snapshot", "send", "reply", "snapshot"])
+        #expect(c.events.map(\.seq) == [1, 2, 3, 4, 5, 6])
+        #expect(c.events[1].body == .addVid(key: VlanKey(vid: 100), phase: .exit, ret: 0))
+        #expect(c.events[3].body == .send(op: .addVlanV2, vids: [VlanKey(vid: 100)], ret: nil))
+        #expect(c.events[5].body == .snapshot(filters: [Filter(vid: 100, state: .ACTIVE)], count: 1, at: "reply"))
+        #expect(Set(c.events.map(\.dev)) == ["0000:00:05.0"])
+    }
+
+    @Test("time never goes back, even when CPUs deliver out of order")
+    func monotonicTime() throws {
+        let c = Capture()
+        try c.recorder.handle(.event(snapshot([], t: 500)))
+        try c.recorder.handle(.event(ev(.down, .enter, t: 400, .vid(VlanKey(vid: 0)))))
+        #expect(c.events.map(\.tNs) == [500, 500])
+    }
+
+    @Test("settled comes once per quiet spell, only after the settle period and only when no VLAN work is pending")
+    func settled() throws {
+        let c = Capture()
+        let r = c.recorder
+        try r.handle(.event(snapshot([(100, "ADD")], t: 1_000, aq: SettleDetector.addVlanBit)))
+        try r.tick(nowNs: 500_000_000)
+        #expect(!c.events.contains { $0.kind == "settled" }, "ADD bit still set")
+        try r.handle(.event(snapshot([(100, "ADDING")], t: 600_000_000, currentOp: 52)))
+        try r.tick(nowNs: 900_000_000)
+        #expect(!c.events.contains { $0.kind == "settled" }, "a request is outstanding")
+        try r.handle(.event(snapshot([(100, "ACTIVE")], t: 1_000_000_000)))
+        try r.tick(nowNs: 1_050_000_000)
+        #expect(!c.events.contains { $0.kind == "settled" }, "quiet for only 50 ms")
+        try r.tick(nowNs: 1_200_000_000)
+        try r.tick(nowNs: 1_300_000_000)
+        #expect(c.events.filter { $0.kind == "settled" }.count == 1)
+    }
+
+    @Test("lost records become a lost event for every device; the checker then calls the run inconclusive")
+    func lost() throws {
+        let c = Capture()
+        try c.recorder.handle(.event(snapshot([], t: 1)))
+        try c.recorder.handle(.lost(count: 7))
+        #expect(c.events.last?.body == .lost(count: 7))
+        let checker = Checker(header: c.header!)
+        for e in c.events { checker.feed(e) }
+        #expect(checker.finish().verdict == .inconclusive)
+    }
+
+    @Test("a changed V2 limit after a reset becomes a caps event")
+    func caps() throws {
+        let c = Capture()
+        try c.recorder.handle(.event(snapshot([], t: 1, max: 8)))
+        try c.recorder.handle(.event(snapshot([], t: 2, max: 4096)))
+        #expect(c.events.contains { $0.body == .caps(maxFilters: 4096) })
+    }
+
+    @Test("unknown state names are recorded as INVALID and reported")
+    func unknownState() throws {
+        let c = Capture()
+        try c.recorder.handle(.event(snapshot([(5, "FUTURE")], t: 1)))
+        #expect(c.events.first?.body == .snapshot(filters: [Filter(vid: 5, state: .INVALID)], count: 1, at: "add_vid"))
+        #expect(c.recorder.unknownStates == ["FUTURE"])
+    }
+
+    @Test("selftest output lines become marks", arguments: [
+        ("ok 3 state: basic add/remove", "state: basic add/remove", TraceEvent.MarkResult.PASS),
+        ("not ok 4 - state: 8 VLANs add/remove", "state: 8 VLANs add/remove", .FAIL),
+        ("ok 5 reset: FLR # SKIP no VF", "reset: FLR", .SKIP),
+        ("PASS: state: VLAN VID 1 (common edge case)", "state: VLAN VID 1 (common edge case)", .PASS),
+        ("[FAIL] state: stress 8 VLANs (fill to max)", "state: stress 8 VLANs (fill to max)", .FAIL),
+        ("reset: VLANs survive PF link flap ... SKIP", "reset: VLANs survive PF link flap", .SKIP),
+        ("  state: add VLAN while down: PASS", "state: add VLAN while down", .PASS),
+    ])
+    func marks(line: String, text: String, result: TraceEvent.MarkResult) {
+        let m = MarkParser.parse(line)
+        #expect(m?.text == text)
+        #expect(m?.result == result)
+    }
+
+    @Test("lines that are not results are not marks", arguments: [
+        "RTNETLINK answers: Input/output error", "# Totals: pass:46 fail:6", "", "PASS", "1..52", "Passed the test",
+    ])
+    func notMarks(line: String) {
+        #expect(MarkParser.parse(line) == nil)
+    }
+}
