@@ -45,7 +45,9 @@ enum LiveRun {
         var signal: Int32?
     }
 
-    static func run(_ o: LiveOptions, start: @escaping (TraceHeader) throws -> Void,
+    /// `commandStdout`: where the command's standard output goes (watch sends it to standard
+    /// error, so its own report on standard output stays clean).
+    static func run(_ o: LiveOptions, commandStdout: Int32 = 1, start: @escaping (TraceHeader) throws -> Void,
                     emit: @escaping (TraceEvent) throws -> Void) throws -> Outcome {
         var opts = IavfProbeSession.Options()
         opts.snapshotAtEnter = o.snapshotAtEnter
@@ -73,7 +75,7 @@ enum LiveRun {
         let marks = MarkQueue()
         var child: ChildCommand?
         if !o.command.isEmpty {
-            child = try ChildCommand(o.command, marks: marks)
+            child = try ChildCommand(o.command, marks: marks, stdout: commandStdout)
         }
         var failure: Error?
         try session.pipeline.setHandler { item in
@@ -153,7 +155,7 @@ final class ChildCommand: @unchecked Sendable {
     private var status: Int32?
     private let group = DispatchGroup()
 
-    init(_ argv: [String], marks: MarkQueue) throws {
+    init(_ argv: [String], marks: MarkQueue, stdout: Int32 = 1) throws {
         var outPipe: [Int32] = [0, 0], errPipe: [Int32] = [0, 0]
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
             throw EnvironmentProblem("cannot create pipes: \(String(cString: strerror(errno)))")
@@ -173,7 +175,7 @@ final class ChildCommand: @unchecked Sendable {
             close(outPipe[0]); close(errPipe[0])
             throw EnvironmentProblem("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
         }
-        for (fd, to) in [(outPipe[0], Int32(1)), (errPipe[0], Int32(2))] {
+        for (fd, to) in [(outPipe[0], stdout), (errPipe[0], Int32(2))] {
             group.enter()
             Thread.detachNewThread { [group] in
                 Self.pump(fd, to: to, marks: marks)

@@ -29,7 +29,7 @@ struct RecordCommand: ParsableCommand {
         var writer: TraceWriter?
         let outcome: LiveRun.Outcome
         do {
-            outcome = try LiveRun.run(live, start: { h in writer = try TraceWriter(path: output, header: h) },
+            outcome = try LiveRun.run(live, commandStdout: output == "-" ? 2 : 1, start: { h in writer = try TraceWriter(path: output, header: h) },
                                       emit: { e in try writer?.write(e) })
             try writer?.close()
         } catch let e as EnvironmentProblem {

@@ -9,7 +9,8 @@ struct WatchCommand: ParsableCommand {
         discussion: """
         Records like `record` (optionally also to -o TRACE) and runs the checker on every \
         event as it arrives; findings print the moment they are found, with the rule, the \
-        VLAN, the event and the events that led to it. At the end prints the report and \
+        VLAN, the event and the events that led to it (on standard error, with the \
+        command's own output). At the end prints the report on standard output and \
         exits with `check`'s codes: 0 pass, 1 fail, 4 inconclusive (events lost); 3 for an \
         environment problem.
 
@@ -30,7 +31,7 @@ struct WatchCommand: ParsableCommand {
         var checker: Checker?
         let outcome: LiveRun.Outcome
         do {
-            outcome = try LiveRun.run(live, start: { h in
+            outcome = try LiveRun.run(live, commandStdout: 2, start: { h in
                 if let output { writer = try TraceWriter(path: output, header: h) }
                 let c = Checker(header: h)
                 c.onFinding = { f in FileHandleOutput.stderr("iavf-check: " + ReportRenderer.text(f)) }

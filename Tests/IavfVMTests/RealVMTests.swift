@@ -57,6 +57,9 @@ struct RealVMTests {
     touch /tmp/writable && echo "TMP=writable"
     echo "written by $(uname -r)" > "$SHARED_DIR/from-guest"
     "$IAVF_CHECK" doctor --format json > "$SHARED_DIR/doctor.json" || echo "DOCTOR_EXIT=$?"
+    "$IAVF_CHECK" watch -o "$SHARED_DIR/watch.jsonl" --format json --settle-ms 50 -- \
+        sh -c 'echo "PASS: guest case one"; echo "not ok 2 guest case two"' > "$SHARED_DIR/watch.json" 2> "$SHARED_DIR/watch.err" \
+        || echo "WATCH_EXIT=$?"
     echo "to stderr" >&2
     exit 7
     """#
@@ -125,6 +128,18 @@ struct RealVMTests {
             }
         }
         #expect(!probes.contains { ["failed", "missing"].contains($0["status"] as? String) }, "\(probes)")
+        // record/watch in the guest: probes attached, the command's results became marks, the
+        // trace has the generation from BTF. (No iavf device exists yet, so no driver events.)
+        #expect(!out.contains("WATCH_EXIT="), "watch failed in the guest:\n\(out)\n\(result.stderrText)")
+        let watchData = try #require(FileManager.default.contents(atPath: shared.file("watch.json")), "no watch.json")
+        let watch = try #require(try JSONSerialization.jsonObject(with: watchData) as? [String: Any])
+        #expect(watch["verdict"] as? String == "pass")
+        let cases = (watch["cases"] as? [[String: Any]]) ?? []
+        #expect(cases.map { $0["name"] as? String } == ["guest case one", "guest case two"])
+        #expect(cases.map { $0["result"] as? String } == ["PASS", "FAIL"])
+        let traceText = (try? String(contentsOfFile: shared.file("watch.jsonl"), encoding: .utf8)) ?? ""
+        #expect(traceText.hasPrefix(#"{"format":"iavf-trace","version":1,"generation":"\#(alias.generation.rawValue)""#),
+                "trace: \(traceText.prefix(300))")
         print("doctor in the guest [\(kernelName)]: generation \(doctor["generation"] ?? "?"), " +
               "\(probes.filter { $0["status"] as? String == "attachable" }.count) attachable, " +
               "\(probes.filter { $0["status"] as? String == "inlined" }.count) inlined")
