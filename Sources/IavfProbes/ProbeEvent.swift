@@ -1,4 +1,7 @@
 import CIavfShim
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What a record was taken at (bpf/iavf_events.h `enum iavf_ev_kind`).
 public enum ProbeEventKind: UInt16, Sendable, CaseIterable {
@@ -176,6 +179,36 @@ public struct ProbeEventDecoder: Sendable {
 
     public init(names: KernelNames = .empty) { self.names = names }
 
+    /// The last device decoded: records of one adapter repeat its names, and building two
+    /// Strings per record was the consumer's largest cost (bench pipeline).
+    private final class DeviceCache: @unchecked Sendable {
+        var key: UInt64 = 0
+        var ifindex: Int32 = 0
+        var names = [UInt8](repeating: 0, count: 0)
+        var device: ProbeDevice?
+    }
+    private let deviceCache = DeviceCache()
+
+    private func device(_ h: iavf_ev_hdr) -> ProbeDevice {
+        var ifname = h.ifname, busName = h.bus
+        let c = deviceCache
+        return withUnsafeBytes(of: &ifname) { ifn in
+            withUnsafeBytes(of: &busName) { bus in
+                if let d = c.device, c.key == h.dev_key, c.ifindex == h.ifindex, c.names.count == ifn.count + bus.count,
+                   c.names.withUnsafeBytes({ memcmp($0.baseAddress!, ifn.baseAddress!, ifn.count) == 0
+                       && memcmp($0.baseAddress! + ifn.count, bus.baseAddress!, bus.count) == 0 }) {
+                    return d
+                }
+                let d = ProbeDevice(key: h.dev_key, ifindex: h.ifindex, ifname: cString(h.ifname), bus: cString(h.bus))
+                c.key = h.dev_key
+                c.ifindex = h.ifindex
+                c.names = Array(ifn) + Array(bus)
+                c.device = d
+                return d
+            }
+        }
+    }
+
     static let hdrSize = MemoryLayout<iavf_ev_hdr>.size
 
     public func decode(_ buf: UnsafeRawBufferPointer) throws -> ProbeEvent {
@@ -190,8 +223,7 @@ public struct ProbeEventDecoder: Sendable {
         var ev = ProbeEvent(
             kind: kind, phase: phase, cpu: h.cpu, pid: h.pid, tid: h.tid,
             timestampNs: h.ts_ns, cpuDrops: h.cpu_drops,
-            device: ProbeDevice(key: h.dev_key, ifindex: h.ifindex,
-                                ifname: cString(h.ifname), bus: cString(h.bus)),
+            device: device(h),
             ret: flags & UInt32(IAVF_EVF_HAS_RET) != 0 ? h.ret : nil,
             synthetic: flags & UInt32(IAVF_EVF_SYNTHETIC) != 0,
             payload: .none)
