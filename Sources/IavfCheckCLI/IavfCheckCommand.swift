@@ -14,7 +14,7 @@ public struct IavfCheckCommand: ParsableCommand {
         model of the driver generation that produced them, and reports every place where the \
         driver broke a rule of the fixed design.
 
-        Start with:  iavf-check check samples/unpatched-r1-ghost.jsonl
+        Start with:  iavf-check check samples/unpatched-7-of-8.jsonl
                      iavf-check explain ghost-filter
                      iavf-check model --generation patched
 

@@ -404,8 +404,9 @@ public final class Checker {
         findingSeqs.append((e.seq, rule.severity))
         guard findings.count < maxStoredFindings else { return }
         let context = d.recentEvents.map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
+        let originLine = origin.flatMap { d.event(seq: $0) }.map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
         let f = Finding(rule: rule, seq: e.seq, dev: d.dev, key: key, message: message, event: e.kind,
-                        cause: cause, originSeq: origin, context: context)
+                        cause: cause, originSeq: origin, origin: originLine, context: context)
         findings.append(f)
         onFinding?(f)
     }

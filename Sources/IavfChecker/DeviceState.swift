@@ -47,16 +47,20 @@ struct DeviceState {
     var openCalls = [Int](repeating: 0, count: 7)
     static let callNames = ["add_vid", "kill_vid", "down", "up_complete", "open", "close", "reset"]
 
-    /// The device's last few events, for the report.
+    /// The device's recent events: the report shows the last few before a finding, and
+    /// the event a race began at when it is still here.
     var recent: [TraceEvent] = []
     var recentNext = 0
     let recentDepth: Int
+    let contextDepth: Int
+    static let historyDepth = 256
 
     init(dev: String, header: TraceHeader, recentDepth: Int) {
         self.dev = dev
         self.vlanMode = header.vlanMode
         self.maxFilters = header.maxFilters
-        self.recentDepth = recentDepth
+        self.contextDepth = recentDepth
+        self.recentDepth = recentDepth > 0 ? max(recentDepth, Self.historyDepth) : 0
         if let g = header.generation {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
         }
@@ -81,9 +85,12 @@ struct DeviceState {
         recentNext = (recentNext + 1) % recentDepth
     }
 
-    /// Oldest first.
+    /// The last `contextDepth` events, oldest first.
     var recentEvents: [TraceEvent] {
-        guard recent.count == recentDepth else { return recent }
-        return Array(recent[recentNext...] + recent[..<recentNext])
+        let all = recent.count == recentDepth ? Array(recent[recentNext...] + recent[..<recentNext]) : recent
+        return Array(all.suffix(contextDepth))
     }
+
+    /// The event with this seq, if it is still in the history.
+    func event(seq: Int64) -> TraceEvent? { recent.first { $0.seq == seq } }
 }

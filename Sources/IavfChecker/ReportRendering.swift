@@ -26,7 +26,7 @@ public enum ReportRenderer {
         s += "  \(f.message)\n"
         if let c = f.cause {
             s += "  likely cause: \(c.title)"
-            if let o = f.originSeq { s += " (began at seq \(o))" }
+            if let o = f.origin { s += "\n    began at seq \(o.seq): \(o.text)" } else if let o = f.originSeq { s += " (began at seq \(o))" }
             s += "\n"
         } else if let o = f.originSeq {
             s += "  began at seq \(o)\n"
@@ -106,6 +106,7 @@ public enum ReportRenderer {
             raw(","); key("message"); str(f.message)
             if let c = f.cause { raw(","); key("cause"); str(c.rawValue) }
             if let o = f.originSeq { raw(","); key("origin_seq"); raw(String(o)) }
+            if let o = f.origin { raw(","); key("origin_event"); str(o.text) }
             raw(","); key("context"); raw("[")
             raw(f.context.map { "{\"seq\":\($0.seq),\"event\":\(q($0.text))}" }.joined(separator: ","))
             raw("]}")

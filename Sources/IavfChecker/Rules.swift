@@ -94,6 +94,8 @@ public struct Finding: Sendable {
     public var cause: Cause?
     /// `seq` of the event that began it (for example the down that overwrote a delete).
     public var originSeq: Int64?
+    /// That event, when the checker still had it.
+    public var origin: ContextLine?
     /// The device's events up to and including the exposing one, oldest first.
     public var context: [ContextLine]
 }
