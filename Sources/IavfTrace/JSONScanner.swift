@@ -12,9 +12,15 @@ struct RawString {
     var raw: UnsafeRawBufferPointer
     var hasEscapes: Bool
 
+    @inline(__always)
     func equals(_ s: StaticString) -> Bool {
-        guard !hasEscapes, raw.count == s.utf8CodeUnitCount else { return false }
-        return memcmp(raw.baseAddress!, s.utf8Start, raw.count) == 0
+        let n = s.utf8CodeUnitCount
+        guard !hasEscapes, raw.count == n else { return false }
+        // Keys and enum names are short: a byte loop beats a call to memcmp.
+        let a = raw.baseAddress!.assumingMemoryBound(to: UInt8.self), b = s.utf8Start
+        var i = 0
+        while i < n { if a[i] != b[i] { return false }; i += 1 }
+        return true
     }
 }
 
@@ -22,15 +28,15 @@ struct JSONScanner {
     private let base: UnsafePointer<UInt8>
     private let end: Int
     private(set) var i = 0
-    /// The field being decoded, for error messages.
-    var field: String?
+    /// The field being decoded, for error messages (static: set per key on the hot path).
+    var field: StaticString?
 
     init(_ line: UnsafeRawBufferPointer) {
         base = line.baseAddress!.assumingMemoryBound(to: UInt8.self)
         end = line.count
     }
 
-    func fail(_ message: String) -> ScanError { ScanError(field: field, message: message) }
+    func fail(_ message: String) -> ScanError { ScanError(field: field.map { "\($0)" }, message: message) }
 
     var atEnd: Bool { i >= end }
 
