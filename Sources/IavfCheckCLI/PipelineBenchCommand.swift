@@ -49,6 +49,7 @@ struct PipelineBenchCommand: ParsableCommand {
             print(String(format: "c      %12.0f events/s (counted)", r.c_events_per_s))
             print(String(format: "ratio  %12.2f (target >= 0.80)", r.ratio))
             print("lost   \(r.lost) (swift \(r.swift_lost), c \(r.c_lost)); \(r.events) events per consumer, burst \(r.burst), \(r.record_bytes) B records")
+            print("paced  swift with the producer held to the C rate: \(r.swift_received_at_c_rate) received, \(r.swift_lost_at_c_rate) lost")
             if let ns = r.ns_per_program_run {
                 print(String(format: "probe  %12.0f ns per program run (%llu runs)", ns, r.program_runs ?? 0))
             }

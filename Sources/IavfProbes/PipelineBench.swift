@@ -16,6 +16,10 @@ public struct PipelineBenchResult: Codable, Sendable {
     public var c_lost: UInt64
     public var record_bytes: Int
     public var burst: UInt64
+    /// A third run: the Swift consumer with the producer paced to the C consumer's rate.
+    /// Zero means Swift keeps up with what C sustains.
+    public var swift_lost_at_c_rate: UInt64
+    public var swift_received_at_c_rate: UInt64
     public var ns_per_program_run: Double?
     public var program_runs: UInt64?
 }
@@ -61,6 +65,20 @@ public enum PipelineBench {
         }
         let sLost = try st.pipeline.dropCount() - s0
 
+        // Swift again, the producer paced to what the C consumer sustained.
+        let cRateMeasured = Double(cTime.received) / cTime.seconds
+        let p0 = try st.pipeline.dropCount()
+        got = 0
+        let pacedDeadline = Date().addingTimeInterval(timeoutSeconds)
+        _ = try measure(st: st, events: events, burst: burst, pace: cRateMeasured) {
+            while got + lostSoFar(st, base: p0) < events && Date() < pacedDeadline {
+                _ = try? st.pipeline.pollOnce(timeoutMs: 50)
+            }
+            return (0, got)
+        }
+        let pacedLost = try st.pipeline.dropCount() - p0
+        let pacedGot = got
+
         var nsPerRun: Double?
         var runs: UInt64?
         if let s = st.pipeline.object.stats(st.program), s.runs > 0, s.nanoseconds > 0 {
@@ -73,6 +91,7 @@ public enum PipelineBench {
             events: events, swift_events_per_s: swiftRate, c_events_per_s: cRate,
             ratio: cRate > 0 ? swiftRate / cRate : 0, lost: cLost + sLost, swift_lost: sLost, c_lost: cLost,
             record_bytes: MemoryLayout<iavf_ev_bench>.size, burst: burst,
+            swift_lost_at_c_rate: pacedLost, swift_received_at_c_rate: pacedGot,
             ns_per_program_run: nsPerRun, program_runs: runs)
     }
 
@@ -81,12 +100,19 @@ public enum PipelineBench {
     }
 
     /// Start a producer thread, run `consume` on this thread, time it from the first trigger.
-    static func measure(st: SelftestPipeline, events: UInt64, burst: UInt64,
+    /// `pace`: records per second the producer may not exceed (nil: as fast as it can).
+    static func measure(st: SelftestPipeline, events: UInt64, burst: UInt64, pace: Double? = nil,
                         consume: () throws -> (Int32, UInt64)) throws -> (seconds: Double, received: UInt64) {
         let done = StopFlag()
         let producer = Thread {
             var sent: UInt64 = 0
+            let t0 = DispatchTime.now().uptimeNanoseconds
             while sent < events && !done.isSet {
+                if let pace, pace > 0 {
+                    let due = t0 + UInt64(Double(sent) / pace * 1e9)
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if due > now + 20_000 { usleep(UInt32((due - now) / 1000)) }
+                }
                 let n = min(burst, events - sent)
                 st.triggerBench(count: n, value: sent)
                 sent += n
