@@ -47,12 +47,14 @@ let package = Package(
                 plugins: ["BPFObjectsPlugin"]),
         // Live recording: probe records, command output and the clock in, contract events out.
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
+        // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
+        .target(name: "IavfScenarios", path: "Sources/IavfScenarios"),
         // The reference model driven like the real driver, writing the trace a perfect
         // recorder would: property tests, the replay bench, and later the stress mode.
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import IavfScenarios
+
+/// `iavf-check suite`: the selftest's state and reset groups against both real drivers.
+struct SuiteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "suite",
+        abstract: "Run the iavf_vlan_state.sh state and reset cases against real iavf drivers with the checker attached.",
+        subcommands: [SuiteCasesCommand.self]
+    )
+}
+
+/// The part that runs inside the guest, under `iavf-check watch`: sets up the VFs in their
+/// namespaces and runs the cases, printing KTAP lines the recorder turns into marks.
+struct SuiteCasesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cases",
+        abstract: "Run the cases here (inside a guest with the emulated PF running and iavf bound).",
+        discussion: "Usually started by `iavf-check suite` under `iavf-check watch`; prints KTAP lines."
+    )
+
+    @Option(help: "The emulated PF's control FIFO (iavf-check pf --control).")
+    var pfControl: String
+
+    @Option(help: "The emulated PF's trace of programmed VLANs (iavf-check pf --trace).")
+    var pfTrace: String
+
+    @Option(help: "How many VFs to set up (VF1 runs the cases, the others are bystanders).")
+    var vfs: Int = 2
+
+    @Option(help: "Run only cases whose name contains this text.")
+    var only: String?
+
+    @Option(help: "Write a JSON list of {name, result, reason, seconds} here.")
+    var results: String?
+
+    func run() throws {
+        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { FileHandleOutput.stdout("# " + $0 + "\n") }
+        do {
+            try bed.setUp(count: vfs)
+        } catch {
+            FileHandleOutput.stderr("iavf-check suite: set-up failed: \(error)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        defer { bed.tearDown() }
+        var cases = ScenarioCatalog.all
+        if let only { cases = cases.filter { $0.name.contains(only) } }
+        let runner = SuiteRunner(cases: cases, bed: bed) { FileHandleOutput.stdout($0 + "\n") }
+        let rs = runner.run()
+        if let results {
+            let list = rs.map { ["name": $0.name, "result": $0.passed ? "PASS" : "FAIL", "reason": $0.reason ?? "",
+                                 "seconds": String(format: "%.2f", $0.seconds)] }
+            let data = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .sortedKeys])
+            FileManager.default.createFile(atPath: results, contents: data)
+        }
+        if rs.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.fail) }
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The suite's world inside the guest: the emulated PF's VFs bound to iavf, each moved into
+/// a network namespace of its own (as the selftest's setup does), the PF's control FIFO and
+/// the PF's record of what it has programmed.
+public final class Testbed {
+    public struct VF: Sendable {
+        public var index: Int
+        public var pci: String
+        public var ifname: String
+        public var netns: String
+        /// "VF1", "VF2".
+        public var label: String { "VF\(index + 1)" }
+    }
+
+    public private(set) var vfs: [VF] = []
+    public let pfControl: String
+    public let pfTrace: String
+    public let log: (String) -> Void
+    private var pfOffset: UInt64 = 0
+    private var pfPartial = Data()
+    private var programmed: [String: Set<UInt16>] = [:]
+
+    public init(pfControl: String, pfTrace: String, log: @escaping (String) -> Void) {
+        self.pfControl = pfControl
+        self.pfTrace = pfTrace
+        self.log = log
+    }
+
+    // MARK: discovery and namespaces
+
+    /// The iavf-bound PCI functions and their netdevs, in PCI order.
+    public static func iavfNetdevs() -> [(pci: String, ifname: String)] {
+        let drv = "/sys/bus/pci/drivers/iavf"
+        let fns = ((try? FileManager.default.contentsOfDirectory(atPath: drv)) ?? []).filter { $0.contains(":") }.sorted()
+        return fns.compactMap { pci in
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: "\(drv)/\(pci)/net")) ?? []
+            return names.first.map { (pci, $0) }
+        }
+    }
+
+    /// Waits for `count` iavf netdevs, then moves each into `iavf-tN-PID` and brings it up.
+    public func setUp(count: Int, timeout: Double = 30) throws {
+        var found: [(pci: String, ifname: String)] = []
+        guard waitFor(timeout, { found = Self.iavfNetdevs(); return found.count >= count }) else {
+            throw ScenarioError("only \(found.count) of \(count) iavf netdevs appeared in \(Int(timeout)) s")
+        }
+        let pid = getpid()
+        for (i, d) in found.prefix(count).enumerated() {
+            let ns = "iavf-t\(i + 1)-\(pid)"
+            _ = Shell.run(["ip", "netns", "del", ns])
+            try check(Shell.run(["ip", "netns", "add", ns]), "ip netns add \(ns)")
+            try check(Shell.run(["ip", "link", "set", d.ifname, "netns", ns]), "move \(d.ifname) to \(ns)")
+            var vf = VF(index: i, pci: d.pci, ifname: d.ifname, netns: ns)
+            try check(ip(vf, "link", "set", vf.ifname, "up"), "ip link set \(vf.ifname) up")
+            log("\(vf.label) -> \(ns) (\(d.pci), \(d.ifname))")
+            vf.ifname = d.ifname
+            vfs.append(vf)
+        }
+    }
+
+    public func tearDown() {
+        for vf in vfs { _ = Shell.run(["ip", "netns", "del", vf.netns]) }
+    }
+
+    /// After an unbind/bind the netdev is new and back in the initial namespace.
+    public func rediscover(_ i: Int, timeout: Double = 20) throws {
+        let pci = vfs[i].pci
+        var name: String?
+        guard waitFor(timeout, { name = Self.iavfNetdevs().first { $0.pci == pci }?.ifname; return name != nil }) else {
+            throw ScenarioError("\(vfs[i].label) (\(pci)) did not come back after bind")
+        }
+        vfs[i].ifname = name!
+        try check(Shell.run(["ip", "link", "set", name!, "netns", vfs[i].netns]), "move \(name!) back to \(vfs[i].netns)")
+        try check(ip(vfs[i], "link", "set", name!, "up"), "ip link set up")
+    }
+
+    // MARK: commands
+
+    public func ip(_ vf: VF, _ args: String...) -> Shell.Result { ip(vf, args) }
+    public func ip(_ vf: VF, _ args: [String]) -> Shell.Result { Shell.run(["ip", "-n", vf.netns] + args) }
+
+    public func vlanName(_ vf: VF, _ vid: UInt16) -> String { "\(vf.ifname.prefix(9)).\(vid)" }
+
+    public func addVlanCommand(_ vf: VF, _ vid: UInt16) -> [String] {
+        ["ip", "-n", vf.netns, "link", "add", "link", vf.ifname, "name", vlanName(vf, vid), "type", "vlan", "id", String(vid)]
+    }
+
+    public func delVlanCommand(_ vf: VF, _ vid: UInt16) -> [String] {
+        ["ip", "-n", vf.netns, "link", "del", vlanName(vf, vid)]
+    }
+
+    @discardableResult public func addVlan(_ vf: VF, _ vid: UInt16) -> Shell.Result { Shell.run(addVlanCommand(vf, vid)) }
+    @discardableResult public func delVlan(_ vf: VF, _ vid: UInt16) -> Shell.Result { Shell.run(delVlanCommand(vf, vid)) }
+    @discardableResult public func down(_ vf: VF) -> Shell.Result { ip(vf, "link", "set", vf.ifname, "down") }
+    @discardableResult public func up(_ vf: VF) -> Shell.Result { ip(vf, "link", "set", vf.ifname, "up") }
+
+    /// The VIDs of the VLAN devices on the VF.
+    public func vlanDevices(_ vf: VF) -> Set<UInt16> {
+        let r = ip(vf, "-d", "-o", "link", "show", "type", "vlan")
+        var out = Set<UInt16>()
+        for line in r.output.split(separator: "\n") where line.contains("@\(vf.ifname):") {
+            if let range = line.range(of: "vlan protocol 802.1Q id ") {
+                let digits = line[range.upperBound...].prefix { $0.isNumber }
+                if let v = UInt16(digits) { out.insert(v) }
+            }
+        }
+        return out
+    }
+
+    /// Deletes every VLAN device of the VF.
+    public func deleteAllVlans(_ vf: VF) {
+        for v in vlanDevices(vf).sorted() { delVlan(vf, v) }
+    }
+
+    // MARK: the PF
+
+    /// Sends a fault or event line to the emulated PF ("reset vf=0", "link down vf=1", ...).
+    public func pf(_ line: String) throws {
+        let fd = open(pfControl, O_WRONLY | O_NONBLOCK)
+        guard fd >= 0 else { throw ScenarioError("cannot open the PF control FIFO \(pfControl): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let text = line + "\n"
+        guard text.withCString({ write(fd, $0, strlen($0)) }) == text.utf8.count else {
+            throw ScenarioError("cannot write to the PF control FIFO")
+        }
+    }
+
+    /// The VIDs (non-zero) the PF has programmed for the VF, from its `pf` events.
+    public func programmed(_ vf: VF) -> Set<UInt16> {
+        readPFTrace()
+        return programmed[vf.pci] ?? programmed["vf\(vf.index)"] ?? []
+    }
+
+    private func readPFTrace() {
+        guard let h = FileHandle(forReadingAtPath: pfTrace) else { return }
+        defer { try? h.close() }
+        try? h.seek(toOffset: pfOffset)
+        let data = h.readDataToEndOfFile()
+        pfOffset += UInt64(data.count)
+        pfPartial.append(data)
+        while let nl = pfPartial.firstIndex(of: 0x0a) {
+            let line = pfPartial[pfPartial.startIndex..<nl]
+            pfPartial.removeSubrange(pfPartial.startIndex...nl)
+            guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  obj["ev"] as? String == "pf", let dev = obj["dev"] as? String,
+                  let vids = obj["vids"] as? [[Int]] else { continue }
+            programmed[dev] = Set(vids.compactMap { $0.first }.filter { $0 != 0 }.map { UInt16($0) })
+        }
+    }
+
+    // MARK: waiting
+
+    /// Polls `condition` every 20 ms until it holds or `seconds` pass.
+    public func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while true {
+            if condition() { return true }
+            if Date() >= end { return false }
+            usleep(20_000)
+        }
+    }
+
+    private func check(_ r: Shell.Result, _ what: String) throws {
+        guard r.ok else { throw ScenarioError("\(what) failed: \(r.output.trimmingCharacters(in: .whitespacesAndNewlines))") }
+    }
+}
+
+public struct ScenarioError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ s: String) { description = s }
+}
