@@ -31,6 +31,7 @@ public struct IavfCheckCommand: ParsableCommand {
             RecordCommand.self,
             WatchCommand.self,
             VMCommand.self,
+            PFCommand.self,
         ]
     )
 
