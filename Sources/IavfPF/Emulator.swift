@@ -77,6 +77,11 @@ public final class PFEmulator {
         var resetStartAt: Double?
         var delayed: [(due: Double, message: PFMessage)] = []
         var faults: [PFFault] = []
+        /// Tx ring heads (the PF's next descriptor to complete), by queue.
+        var txHead: [Int: Int] = [:]
+        var txCompleted = 0
+        /// Queue vectors owed an interrupt (raised once the driver re-enables them).
+        var pendingVectors = Set<Int>()
         init(state: VFState, mailbox: Mailbox) { self.state = state; self.mailbox = mailbox }
     }
 
@@ -166,6 +171,7 @@ public final class PFEmulator {
                 handle(r, in: u)
                 if u.resetDoneAt != nil { break }
             }
+            if u.resetDoneAt == nil { completeTx(u) }
             u.mailbox.flush()
         }
     }
@@ -201,6 +207,7 @@ public final class PFEmulator {
             return
         }
         let out = u.state.handle(op: r.op, message: r.message)
+        if r.op == VC.configVSIQueues || (r.op == VC.disableQueues && u.state.enabledTx == 0) { u.txHead.removeAll() }
         for n in out.notes { log("vf\(i): \(n)") }
         let status = out.messages.first(where: { $0.op == r.op })?.status
         log("vf\(i) <- \(VC.name(r.op)) [\(r.message.count) B]\(vidText(r)) -> " +
@@ -227,7 +234,54 @@ public final class PFEmulator {
         for m in messages { u.mailbox.post(m) }
     }
 
+    /// The Tx half of a datapath that drops everything: complete every descriptor the driver posted
+    /// (DESC_DONE in the EOP descriptor's qword 1) and raise the queue's vector. Without it iavf's
+    /// Tx watchdog fires 5 s after the first frame (IPv6 neighbour discovery) and resets the VF.
+    func completeTx(_ u: Unit) {
+        let s = u.state
+        guard s.enabledTx != 0 else { u.pendingVectors.removeAll(); return }
+        var vectors = Set<Int>()
+        for (q, ring) in s.txRings where s.enabledTx & (1 << UInt32(q)) != 0 && ring.count > 0 {
+            let tail = Int(transport.read32(vf: s.index, 0x0000 + 4 * q))
+            guard tail < ring.count else { continue }
+            var head = u.txHead[q] ?? 0
+            var guardCount = 0
+            while head != tail && guardCount < ring.count {
+                guardCount += 1
+                let at = ring.base + UInt64(head) * 16
+                guard let d = try? transport.dmaRead(at + 8, count: 8) else { break }
+                let qword1 = ByteReader(d).u64(0)
+                let isData = qword1 & 0xF == 0
+                let eop = (qword1 >> 4) & 0x1 != 0
+                if isData && eop {
+                    var w = ByteWriter(count: 8)
+                    w.u64(0, 0xF)       // DTYPE = DESC_DONE
+                    try? transport.dmaWrite(at + 8, w.bytes)
+                    u.txCompleted += 1
+                    if let v = s.txVector(queue: q) { vectors.insert(v) }
+                }
+                head = (head + 1) % ring.count
+            }
+            u.txHead[q] = head
+        }
+        u.pendingVectors.formUnion(vectors)
+        // DYN_CTLN1(v - 1): INTENA (bit 0) gates the interrupt; SWINT_TRIG (bit 2, iavf_force_wb)
+        // asks for one now and clears itself.
+        for e in s.irqMap where e.vectorID > 0 && Int(e.vectorID) < Int(s.policy.maxVectors) {
+            let v = Int(e.vectorID), reg = 0x3800 + 4 * (v - 1)
+            let ctl = transport.read32(vf: s.index, reg)
+            if ctl & 0x4 != 0 {
+                transport.write32(vf: s.index, reg, ctl & ~0x4)
+                u.pendingVectors.insert(v)
+            }
+            if u.pendingVectors.contains(v) && ctl & 0x1 != 0 && transport.raise(vf: s.index, vector: v) {
+                u.pendingVectors.remove(v)
+            }
+        }
+    }
+
     func beginReset(_ u: Unit, after ms: Int, why: String) {
+        u.txHead.removeAll()
         u.mailbox.beginReset()
         u.delayed.removeAll()
         u.state.reset()

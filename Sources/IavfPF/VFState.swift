@@ -53,6 +53,8 @@ public final class VFState {
     public private(set) var enabledRx: UInt32 = 0
     public private(set) var enabledTx: UInt32 = 0
     public private(set) var irqMap: [IRQMapInfo.Entry] = []
+    /// Tx rings from CONFIG_VSI_QUEUES, by queue: base address and descriptor count.
+    public private(set) var txRings: [Int: (base: UInt64, count: Int)] = [:]
     public private(set) var strippingV2 = false
     public private(set) var insertionV2 = false
     public private(set) var promiscFlags: UInt16 = 0
@@ -93,6 +95,7 @@ public final class VFState {
         queuesConfigured = false
         enabledRx = 0; enabledTx = 0
         irqMap.removeAll()
+        txRings.removeAll()
         strippingV2 = false; insertionV2 = false
         promiscFlags = 0
         counts.removeAll()
@@ -191,6 +194,9 @@ public final class VFState {
                 }
             }
             queuesConfigured = true
+            for (i, p) in cfg.pairs.enumerated() where p.txRingLen > 0 && p.txRing != 0 {
+                txRings[i] = (p.txRing, Int(p.txRingLen))
+            }
             reply(VirtchnlStatus.success)
 
         case VC.enableQueues, VC.disableQueues:
@@ -330,6 +336,11 @@ public final class VFState {
             }
         }
         return nil
+    }
+
+    /// The MSI-X vector CONFIG_IRQ_MAP gave Tx queue `q` (nil: none).
+    public func txVector(queue q: Int) -> Int? {
+        irqMap.first { $0.vectorID != 0 && Int($0.txqMap) & (1 << q) != 0 }.map { Int($0.vectorID) }
     }
 
     /// LINK_CHANGE in the layout the VF negotiated.
