@@ -146,8 +146,8 @@ struct PFCommand: ParsableCommand {
                         if line.isEmpty { continue }
                         do {
                             let (f, vf) = try PFFault.parse(line)
-                            emulator.add(f, vf: vf)
                             options.log?("control: \(line)")
+                            emulator.add(f, vf: vf)
                         } catch {
                             FileHandleOutput.stderr("iavf-check pf: control: \(error)\n")
                         }
