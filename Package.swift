@@ -52,9 +52,12 @@ let package = Package(
         // The reference model driven like the real driver, writing the trace a perfect
         // recorder would: property tests, the replay bench, and later the stress mode.
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
+        // The emulated AVF PF (user space, in the guest): admin queue rings over the avfpf module
+        // (pf-module/), virtchnl codecs, ice's per-VF policy, resets and faults, `pf` trace events.
+        .target(name: "IavfPF", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfPF"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -67,6 +70,7 @@ let package = Package(
         .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
+        .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel"], path: "Tests/IavfPFTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -12,6 +12,9 @@ libbpf-dev
 libelf-dev
 zlib1g-dev
 linux-libc-dev
+make
+linux-headers-6.1.0-47-amd64
+linux-headers-6.1.0-56-amd64
 "
 
 missing=""

@@ -42,8 +42,13 @@ struct VMRunCommand: ParsableCommand {
         kernel, or a SHA256 mismatch); 124 the hard timeout hit; 125 the guest panicked, oopsed or \
         could not start the command (the console tail is printed).
 
+        --kernel-arg adds words to the guest kernel's command line (the IAVF_CHECK_VM_KERNEL_ARGS \
+        variable still adds more, for debugging). --insmod loads a module built on the host, e.g. \
+        pf-module/avfpf.ko, before COMMAND.
+
         Examples:
           iavf-check vm run --kernel patched -- uname -r
+          iavf-check vm run -k patched --kernel-arg 'memmap=2M$0x7e000000' --insmod /tmp/avfpf.ko -- iavf-check pf
           iavf-check vm run -k unpatched --load iavf -- ls /sys/kernel/btf/iavf
         """
     )
@@ -64,6 +69,17 @@ struct VMRunCommand: ParsableCommand {
             help: ArgumentHelp("Load MODULE before COMMAND (repeat, or comma-separate); a failure is an error.",
                                valueName: "module"))
     var load: [String] = []
+
+    @Option(name: .customLong("kernel-arg"), parsing: .singleValue,
+            help: ArgumentHelp("Append WORD to the guest kernel's command line (repeatable), e.g. " +
+                               "'memmap=2M$0x7e000000' for the emulated PF (quote the $ in a shell).", valueName: "word"))
+    var kernelArg: [String] = []
+
+    @Option(name: .customLong("insmod"), parsing: .singleValue,
+            help: ArgumentHelp("insmod the module FILE (a host path; the guest sees the host's /) before COMMAND, " +
+                               "with optional parameters: --insmod '/path/avfpf.ko nvfs=2' (repeatable); a failure exits 125.",
+                               valueName: "file"))
+    var insmod: [String] = []
 
     @Option(name: .customLong("env"), parsing: .singleValue,
             help: ArgumentHelp("Set NAME=VALUE in the guest command's environment (repeatable).", valueName: "name=value"))
@@ -90,6 +106,14 @@ struct VMRunCommand: ParsableCommand {
         if memory < 256 { return "--memory must be at least 256 (MB)" }
         if cpus < 1 { return "--cpus must be at least 1" }
         if let bad = env.first(where: { !$0.contains("=") }) { return "--env \(bad): use NAME=VALUE" }
+        if let bad = kernelArg.first(where: { $0.isEmpty || $0.contains(" ") || $0.contains("\n") }) {
+            return "--kernel-arg '\(bad)': one word per option"
+        }
+        for spec in insmod {
+            let file = String(spec.split(separator: " ").first ?? "")
+            if !file.hasPrefix("/") { return "--insmod '\(spec)': give an absolute path to a .ko file" }
+            if !FileManager.default.fileExists(atPath: file) { return "--insmod \(file): no such file" }
+        }
         return nil
     }
 
@@ -104,6 +128,8 @@ struct VMRunCommand: ParsableCommand {
         options.memoryMB = memory
         options.cpus = cpus
         options.preloadModules = load.flatMap { $0.split(separator: ",").map(String.init) }
+        options.kernelArguments = kernelArg
+        options.insmodFiles = insmod
         options.environment = env.map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             return (String(parts[0]), parts.count > 1 ? String(parts[1]) : "")

@@ -22,8 +22,9 @@ public enum GuestCommand {
     }
 
     /// The script text. `environment` is applied in order; `workingDirectory` falls back to `/`.
+    /// `insmod`: module files loaded first, each "FILE [PARAM=VALUE ...]"; a failure exits 125.
     public static func script(command: [String], workingDirectory: String?,
-                              environment: [(String, String)] = []) throws -> String {
+                              environment: [(String, String)] = [], insmod: [String] = []) throws -> String {
         guard !command.isEmpty else { throw VMError.usage("no guest command given (put it after --)") }
         var lines = ["# iavf-check vm: the guest command (run by /bin/sh in the guest)"]
         for (name, value) in environment {
@@ -31,6 +32,14 @@ public enum GuestCommand {
                 throw VMError.usage("invalid environment variable name '\(name)' (use NAME=VALUE)")
             }
             lines.append("export \(name)=\(quote(value))")
+        }
+        for spec in insmod {
+            let words = spec.split(separator: " ").map(String.init)
+            guard let file = words.first, file.hasPrefix("/") else {
+                throw VMError.usage("--insmod '\(spec)': give an absolute module path, then optional PARAM=VALUE words")
+            }
+            let line = (["insmod"] + words).map(quote).joined(separator: " ")
+            lines.append("\(line) || { echo \(quote("iavf-check vm: insmod \(spec) failed")) >&2; exit 125; }")
         }
         if let dir = workingDirectory {
             lines.append("cd \(quote(dir)) 2>/dev/null || cd /")

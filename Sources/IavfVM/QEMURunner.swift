@@ -19,6 +19,11 @@ public struct VMRunRequest: Sendable {
     /// Host directories the guest may write to, mounted read-write at the same paths (the rest of
     /// the host is read-only, and guest writes elsewhere vanish with the VM).
     public var writableDirectories: [String] = []
+    /// Extra kernel command-line words, e.g. `memmap=2M$0x7e000000` for the emulated PF's BARs.
+    public var kernelArguments: [String] = []
+    /// Kernel module files (host paths, visible in the guest over 9p) to `insmod` before the
+    /// command, each optionally followed by module parameters ("/path/avfpf.ko nvfs=2").
+    public var insmodFiles: [String] = []
     /// Hard limit on the whole qemu run, in seconds.
     public var timeout: Double = 300
     public var memoryMB: Int = 2048
@@ -69,11 +74,13 @@ public struct QEMURunner: Sendable {
     }
 
     /// The kernel command line (`vmout`/`vmmods` reach /init as variables).
-    static func kernelCommandLine(runDirectory: String, modules: [String], writable: [String] = []) -> String {
+    static func kernelCommandLine(runDirectory: String, modules: [String], writable: [String] = [],
+                                  extra: [String] = []) -> String {
         var words = ["console=ttyS0", "panic=-1", "oops=panic", "loglevel=4", "mitigations=off", "edd=off",
                      "vmout=\(runDirectory)"]
         if !modules.isEmpty { words.append("vmmods=\(modules.joined(separator: ","))") }
         if !writable.isEmpty { words.append("vmrw=\(writable.joined(separator: ","))") }
+        words += extra
         // Debugging aid: extra kernel parameters, e.g. IAVF_CHECK_VM_KERNEL_ARGS="loglevel=7 initcall_debug".
         if let extra = ProcessInfo.processInfo.environment["IAVF_CHECK_VM_KERNEL_ARGS"], !extra.isEmpty {
             words.append(extra)
@@ -85,7 +92,7 @@ public struct QEMURunner: Sendable {
     static func qemuValue(_ path: String) -> String { path.replacingOccurrences(of: ",", with: ",,") }
 
     static func arguments(kernel: PreparedKernel, initrd: String, runDirectory: String, modules: [String],
-                          writable: [String] = [], memoryMB: Int, cpus: Int) -> [String] {
+                          writable: [String] = [], kernelArguments: [String] = [], memoryMB: Int, cpus: Int) -> [String] {
         let shares = writable.enumerated().flatMap { i, dir in
             ["-virtfs", "local,path=\(qemuValue(dir)),mount_tag=rw\(i),security_model=none"]
         }
@@ -93,7 +100,8 @@ public struct QEMURunner: Sendable {
             "-accel", "tcg", "-cpu", "max", "-m", "\(memoryMB)", "-smp", "\(cpus)",
             "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio", "-no-reboot",
             "-kernel", kernel.vmlinuz, "-initrd", initrd,
-            "-append", kernelCommandLine(runDirectory: runDirectory, modules: modules, writable: writable),
+            "-append", kernelCommandLine(runDirectory: runDirectory, modules: modules, writable: writable,
+                                         extra: kernelArguments),
             "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
             "-virtfs", "local,path=\(qemuValue(kernel.modulesDirectory)),mount_tag=kmods,security_model=none,readonly=on",
             "-virtfs", "local,path=\(qemuValue(runDirectory)),mount_tag=vmout,security_model=none",
@@ -112,12 +120,15 @@ public struct QEMURunner: Sendable {
             throw VMError.usage("bad module name '\(module)'")
         }
         let writable = try request.writableDirectories.map(Self.checkWritable)
+        for arg in request.kernelArguments where arg.isEmpty || arg.contains(where: { $0.isNewline || $0 == " " || $0 == "\t" }) {
+            throw VMError.usage("bad kernel argument '\(arg)': one word per --kernel-arg, no spaces")
+        }
         let busybox = try request.busyboxPath ?? HostTools.staticBusybox()
         let runDirectory = try makeRunDirectory()
         defer { try? FileManager.default.removeItem(atPath: runDirectory) }
 
         let script = try GuestCommand.script(command: request.command, workingDirectory: request.workingDirectory,
-                                             environment: request.environment)
+                                             environment: request.environment, insmod: request.insmodFiles)
         try write(script, to: runDirectory + "/cmd")
         let (initrd, _) = try InitramfsBuilder(busyboxPath: busybox)
             .build(modulesDirectory: request.kernel.modulesDirectory, release: request.kernel.release)
@@ -128,6 +139,7 @@ public struct QEMURunner: Sendable {
         process.executableURL = URL(fileURLWithPath: qemu)
         process.arguments = Self.arguments(kernel: request.kernel, initrd: initrdPath, runDirectory: runDirectory,
                                            modules: request.preloadModules, writable: writable,
+                                           kernelArguments: request.kernelArguments,
                                            memoryMB: request.memoryMB,
                                            cpus: request.cpus)
         process.standardInput = FileHandle.nullDevice

@@ -11,6 +11,10 @@ public struct VirtualMachine: Sendable {
         public var memoryMB: Int = 2048
         public var cpus: Int = 2
         public var preloadModules: [String] = []
+        /// Extra kernel command-line words (e.g. `memmap=2M$0x7e000000`).
+        public var kernelArguments: [String] = []
+        /// Module files on the host to insmod in the guest before the command ("FILE [PARAM=VALUE ...]").
+        public var insmodFiles: [String] = []
         public var writableDirectories: [String] = []
         public var environment: [(String, String)] = []
         public var workingDirectory: String? = FileManager.default.currentDirectoryPath
@@ -65,6 +69,8 @@ public struct VirtualMachine: Sendable {
         request.memoryMB = options.memoryMB
         request.cpus = options.cpus
         request.preloadModules = options.preloadModules
+        request.kernelArguments = options.kernelArguments
+        request.insmodFiles = options.insmodFiles
         request.writableDirectories = options.writableDirectories
         request.environment = options.environment
         request.workingDirectory = options.workingDirectory

@@ -1,0 +1,324 @@
+import Foundation
+import IavfModel
+import IavfTrace
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A fault the test asks for (one-shot unless said otherwise).
+public enum PFFault: Equatable, Sendable {
+    /// Answer the next request with this opcode with `status`, without acting on it.
+    case reject(op: UInt32, status: Int32)
+    /// Act on the next request with this opcode but never answer it (the VF stalls until a reset).
+    case drop(op: UInt32)
+    /// Act on the next request with this opcode and answer it `ms` later.
+    case delay(op: UInt32, ms: Int)
+    /// PF-initiated reset: RESET_IMPENDING, then the reset.
+    case reset
+    /// Port link change (LINK_CHANGE event).
+    case link(up: Bool)
+
+    /// Parses "reject ADD_VLAN_V2 [-5]", "drop DEL_VLAN_V2", "delay ADD_VLAN_V2 300", "reset",
+    /// "link down", "link up"; an optional trailing "vf=N" selects one VF (default: all).
+    public static func parse(_ line: String) throws -> (PFFault, vf: Int?) {
+        var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        var vf: Int?
+        if let last = words.last, last.hasPrefix("vf=") {
+            guard let n = Int(last.dropFirst(3)), n >= 0 else { throw TransportError("bad vf= in '\(line)'") }
+            vf = n
+            words.removeLast()
+        }
+        func op(_ i: Int) throws -> UInt32 {
+            guard i < words.count, let o = VC.parse(words[i]) else { throw TransportError("'\(line)': name a virtchnl opcode, e.g. ADD_VLAN_V2") }
+            return o
+        }
+        switch words.first?.lowercased() {
+        case "reject":
+            let status = words.count > 2 ? Int32(words[2]) : VirtchnlStatus.errParam
+            guard let status, status != 0 else { throw TransportError("'\(line)': the status must be a negative virtchnl status") }
+            return (.reject(op: try op(1), status: status), vf)
+        case "drop": return (.drop(op: try op(1)), vf)
+        case "delay":
+            guard words.count > 2, let ms = Int(words[2]), ms >= 0 else { throw TransportError("'\(line)': delay OP MILLISECONDS") }
+            return (.delay(op: try op(1), ms: ms), vf)
+        case "reset": return (.reset, vf)
+        case "link":
+            guard words.count > 1, ["up", "down"].contains(words[1]) else { throw TransportError("'\(line)': link up|down") }
+            return (.link(up: words[1] == "up"), vf)
+        default:
+            throw TransportError("unknown fault '\(line)' (reject OP [STATUS] | drop OP | delay OP MS | reset | link up|down, then optional vf=N)")
+        }
+    }
+}
+
+/// The emulated PF for every VF of a transport: services the mailboxes, applies ice's policy
+/// (`VFState`), runs resets, applies faults, and reports the programmed VLAN sets.
+public final class PFEmulator {
+    public struct Options {
+        public var policy = PFPolicy()
+        /// Names for the VFs in `pf` events (the PCI addresses); default "vfN".
+        public var deviceNames: [String] = []
+        /// One line per message and per notable thing.
+        public var log: ((String) -> Void)?
+        /// `pf` events (trace-format.md), written after every VLAN message and every reset.
+        public var trace: TraceWriter?
+        /// Milliseconds from RESET_VF / FLR to VFGEN_RSTAT = VFACTIVE.
+        public var resetMs = 20
+        public var flrResetMs = 150
+        /// Milliseconds from RESET_IMPENDING to the reset itself.
+        public var impendingMs = 10
+        public init() {}
+    }
+
+    final class Unit {
+        let state: VFState
+        let mailbox: Mailbox
+        var resetDoneAt: Double?
+        var resetStartAt: Double?
+        var delayed: [(due: Double, message: PFMessage)] = []
+        var faults: [PFFault] = []
+        /// Tx ring heads (the PF's next descriptor to complete), by queue.
+        var txHead: [Int: Int] = [:]
+        var txCompleted = 0
+        /// Queue vectors owed an interrupt (raised once the driver re-enables them).
+        var pendingVectors = Set<Int>()
+        init(state: VFState, mailbox: Mailbox) { self.state = state; self.mailbox = mailbox }
+    }
+
+    public let transport: PFTransport
+    public var options: Options
+    let units: [Unit]
+    private var seq: Int64 = 0
+
+    public init(transport: PFTransport, options: Options = Options()) {
+        self.transport = transport
+        self.options = options
+        units = (0..<transport.vfCount).map { i in
+            Unit(state: VFState(index: i, policy: options.policy), mailbox: Mailbox(vf: i, transport: transport))
+        }
+        for u in units {
+            let i = u.state.index
+            u.mailbox.onProblem = { [weak self] s in self?.log("vf\(i): \(s)") }
+        }
+    }
+
+    public func state(vf: Int) -> VFState { units[vf].state }
+    public func name(vf: Int) -> String { vf < options.deviceNames.count ? options.deviceNames[vf] : "vf\(vf)" }
+
+    func log(_ s: String) { options.log?(s) }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    static func nowNs() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    /// Attach: publish VFACTIVE so waiting drivers start (the module keeps RSTAT = 0 until then).
+    public func start() {
+        for u in units {
+            u.mailbox.complete()
+            emitPF(u)
+        }
+        log("attached to \(units.count) VF(s): " + (0..<units.count).map { name(vf: $0) }.joined(separator: ", "))
+    }
+
+    public func add(_ fault: PFFault, vf: Int?) {
+        let targets = vf.map { $0 < units.count ? [units[$0]] : [] } ?? units
+        for u in targets {
+            switch fault {
+            case .reset: pfInitiatedReset(u)
+            case .link(let up):
+                u.state.linkUp = up
+                log("vf\(u.state.index): link \(up ? "up" : "down")")
+                if u.state.active { u.mailbox.post(u.state.linkEvent()) }
+            default: u.faults.append(fault)
+            }
+        }
+    }
+
+    /// One pass over every VF: event bits from the transport, timers, ATQ, ARQ.
+    public func step(events: UInt64 = 0) {
+        let now = Self.now()
+        for u in units {
+            let i = u.state.index
+            if events & PFEventBits.bit(vf: i, PFEventBits.flr) != 0 {
+                log("vf\(i): function-level reset")
+                beginReset(u, after: options.flrResetMs, why: "FLR")
+            }
+            if let at = u.resetStartAt, now >= at {
+                u.resetStartAt = nil
+                beginReset(u, after: options.resetMs, why: "PF-initiated reset")
+            }
+            if let at = u.resetDoneAt {
+                if now >= at {
+                    u.resetDoneAt = nil
+                    u.mailbox.complete()
+                    log("vf\(i): reset done (VFGEN_RSTAT = VFACTIVE)")
+                } else {
+                    continue
+                }
+            }
+            while let k = u.delayed.firstIndex(where: { $0.due <= now }) {
+                u.mailbox.post(u.delayed.remove(at: k).message)
+            }
+            for r in u.mailbox.receive() {
+                handle(r, in: u)
+                if u.resetDoneAt != nil { break }
+            }
+            if u.resetDoneAt == nil { completeTx(u) }
+            u.mailbox.flush()
+        }
+    }
+
+    /// Milliseconds until the next timer, capped at `cap`.
+    public func nextTimeoutMs(cap: Int = 50) -> Int {
+        let now = Self.now()
+        var due = Double(cap) / 1000
+        for u in units {
+            for t in [u.resetDoneAt, u.resetStartAt].compactMap({ $0 }) + u.delayed.map(\.due) { due = min(due, t - now) }
+            if !u.mailbox.outbox.isEmpty { due = min(due, 0.002) }
+        }
+        return max(0, Int((due * 1000).rounded(.up)))
+    }
+
+    /// Runs until `shouldStop` says so (checked at least every 50 ms).
+    public func run(shouldStop: () -> Bool) {
+        start()
+        while !shouldStop() {
+            let events = transport.wait(timeoutMs: nextTimeoutMs())
+            step(events: events)
+        }
+    }
+
+    func handle(_ r: Mailbox.Request, in u: Unit) {
+        let i = u.state.index
+        if let k = u.faults.firstIndex(where: { if case .reject(let op, _) = $0 { return op == r.op }; return false }),
+           case .reject(_, let status) = u.faults[k] {
+            u.faults.remove(at: k)
+            log("vf\(i) <- \(VC.name(r.op)) [\(r.message.count) B]\(vidText(r)) -> \(VirtchnlStatus.name(status)) (fault: rejected)")
+            u.mailbox.post(PFMessage(op: r.op, status: status))
+            if r.op == VC.addVlan || r.op == VC.delVlan || r.op == VC.addVlanV2 || r.op == VC.delVlanV2 { emitPF(u) }
+            return
+        }
+        let out = u.state.handle(op: r.op, message: r.message)
+        if r.op == VC.configVSIQueues || (r.op == VC.disableQueues && u.state.enabledTx == 0) { u.txHead.removeAll() }
+        for n in out.notes { log("vf\(i): \(n)") }
+        let status = out.messages.first(where: { $0.op == r.op })?.status
+        log("vf\(i) <- \(VC.name(r.op)) [\(r.message.count) B]\(vidText(r)) -> " +
+            (status.map(VirtchnlStatus.name) ?? "(no reply)") + (out.vlanMessage ? " pf=\(vlanText(u.state.sortedVlans))" : ""))
+        if out.vlanMessage { emitPF(u) }
+        if out.resetRequested {
+            beginReset(u, after: options.resetMs, why: "RESET_VF")
+            return
+        }
+        var messages = out.messages
+        if let k = u.faults.firstIndex(where: { if case .drop(let op) = $0 { return op == r.op }; return false }) {
+            u.faults.remove(at: k)
+            messages.removeAll { $0.op == r.op }
+            log("vf\(i): fault: reply to \(VC.name(r.op)) dropped")
+        }
+        if let k = u.faults.firstIndex(where: { if case .delay(let op, _) = $0 { return op == r.op }; return false }),
+           case .delay(_, let ms) = u.faults[k] {
+            u.faults.remove(at: k)
+            let due = Self.now() + Double(ms) / 1000
+            for m in messages { u.delayed.append((due, m)) }
+            log("vf\(i): fault: reply to \(VC.name(r.op)) delayed \(ms) ms")
+            return
+        }
+        for m in messages { u.mailbox.post(m) }
+    }
+
+    /// The Tx half of a datapath that drops everything: complete every descriptor the driver posted
+    /// (DESC_DONE in the EOP descriptor's qword 1) and raise the queue's vector. Without it iavf's
+    /// Tx watchdog fires 5 s after the first frame (IPv6 neighbour discovery) and resets the VF.
+    func completeTx(_ u: Unit) {
+        let s = u.state
+        guard s.enabledTx != 0 else { u.pendingVectors.removeAll(); return }
+        var vectors = Set<Int>()
+        for (q, ring) in s.txRings where s.enabledTx & (1 << UInt32(q)) != 0 && ring.count > 0 {
+            let tail = Int(transport.read32(vf: s.index, 0x0000 + 4 * q))
+            guard tail < ring.count else { continue }
+            var head = u.txHead[q] ?? 0
+            var guardCount = 0
+            while head != tail && guardCount < ring.count {
+                guardCount += 1
+                let at = ring.base + UInt64(head) * 16
+                guard let d = try? transport.dmaRead(at + 8, count: 8) else { break }
+                let qword1 = ByteReader(d).u64(0)
+                let isData = qword1 & 0xF == 0
+                let eop = (qword1 >> 4) & 0x1 != 0
+                if isData && eop {
+                    var w = ByteWriter(count: 8)
+                    w.u64(0, 0xF)       // DTYPE = DESC_DONE
+                    try? transport.dmaWrite(at + 8, w.bytes)
+                    u.txCompleted += 1
+                    if let v = s.txVector(queue: q) { vectors.insert(v) }
+                }
+                head = (head + 1) % ring.count
+            }
+            u.txHead[q] = head
+        }
+        u.pendingVectors.formUnion(vectors)
+        // DYN_CTLN1(v - 1): INTENA (bit 0) gates the interrupt; SWINT_TRIG (bit 2, iavf_force_wb)
+        // asks for one now and clears itself.
+        for e in s.irqMap where e.vectorID > 0 && Int(e.vectorID) < Int(s.policy.maxVectors) {
+            let v = Int(e.vectorID), reg = 0x3800 + 4 * (v - 1)
+            let ctl = transport.read32(vf: s.index, reg)
+            if ctl & 0x4 != 0 {
+                transport.write32(vf: s.index, reg, ctl & ~0x4)
+                u.pendingVectors.insert(v)
+            }
+            if u.pendingVectors.contains(v) && ctl & 0x1 != 0 && transport.raise(vf: s.index, vector: v) {
+                u.pendingVectors.remove(v)
+            }
+        }
+    }
+
+    func beginReset(_ u: Unit, after ms: Int, why: String) {
+        u.txHead.removeAll()
+        u.mailbox.beginReset()
+        u.delayed.removeAll()
+        u.state.reset()
+        u.resetDoneAt = Self.now() + Double(ms) / 1000
+        log("vf\(u.state.index): \(why): VF state dropped, VFGEN_RSTAT = INPROGRESS")
+        emitPF(u)   // the PF forgets the VF's VLANs on every reset
+    }
+
+    func pfInitiatedReset(_ u: Unit) {
+        log("vf\(u.state.index): PF-initiated reset: RESET_IMPENDING")
+        u.mailbox.post(.event(.resetImpending))
+        u.resetStartAt = Self.now() + Double(options.impendingMs) / 1000
+    }
+
+    func emitPF(_ u: Unit) {
+        guard let trace = options.trace else { return }
+        seq += 1
+        let e = TraceEvent(seq: seq, tNs: Self.nowNs(), dev: name(vf: u.state.index), .pf(vids: u.state.sortedVlans))
+        do {
+            try trace.write(e)
+            try trace.flush()
+        } catch {
+            log("cannot write the trace: \(error)")
+        }
+    }
+
+    func vlanText(_ keys: [VlanKey]) -> String { "[" + keys.map { String($0.vid) }.joined(separator: ",") + "]" }
+
+    func vidText(_ r: Mailbox.Request) -> String {
+        switch r.op {
+        case VC.addVlanV2, VC.delVlanV2:
+            guard case .valid = VirtchnlValidator.validate(op: r.op, message: r.message, vfMinor: 1) else { return "" }
+            return " vids=" + vlanText(VlanFilterListV2(r.message).filters.map { VlanKey(vid: $0.inner.vid, tpid: $0.inner.tpid) })
+        case VC.addVlan, VC.delVlan:
+            guard case .valid = VirtchnlValidator.validate(op: r.op, message: r.message, vfMinor: 1) else { return "" }
+            return " vids=" + vlanText(VlanFilterListV1(r.message).vids.map { VlanKey(vid: $0) })
+        default: return ""
+        }
+    }
+}
