@@ -7,7 +7,8 @@ struct SuiteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "suite",
         abstract: "Run the iavf_vlan_state.sh state and reset cases against real iavf drivers with the checker attached.",
-        subcommands: [SuiteCasesCommand.self]
+        subcommands: [SuiteRunCommand.self, SuiteCasesCommand.self],
+        defaultSubcommand: SuiteRunCommand.self
     )
 }
 

@@ -89,7 +89,10 @@ public final class Checker {
     private func apply(_ e: TraceEvent, _ d: inout DeviceState) {
         switch e.body {
         case .addVid(let key, let phase, let ret):
-            guard phase == .exit, let ret, key.vid != 0 else { return }
+            guard key.vid != 0 else { return }
+            if phase == .enter { d.ndoInFlight[key] = (true, false); return }
+            guard let ret else { return }
+            let early = d.ndoInFlight.removeValue(forKey: key)?.applied == true
             if ret == 0 {
                 d.intent.insert(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
@@ -97,7 +100,7 @@ public final class Checker {
             } else if ret == -5 {
                 checkLimitReject(e, key, &d)
             }
-            d.model?.userAdd(key, ret: ret, seq: e.seq)
+            if !early { d.model?.userAdd(key, ret: ret, seq: e.seq) }
 
         case .killVid(let key, let phase, _):
             guard key.vid != 0 else { return }
@@ -106,12 +109,14 @@ public final class Checker {
                 if d.inCycle { d.cycleUserKeys.insert(key) }
                 d.lostReported.remove(key)
                 d.stuckReported.remove(key)
+                d.ndoInFlight[key] = (false, false)
             } else {
-                d.model?.userKill(key, seq: e.seq)
+                if d.ndoInFlight.removeValue(forKey: key)?.applied != true { d.model?.userKill(key, seq: e.seq) }
             }
 
         case .send(let op, let vids, _):
             if op.isVlanFilterOp {
+                if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
                 if let m = d.model {
                     let predicted = m.predictedMessage(op)
                     if predicted != vids { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
@@ -175,6 +180,13 @@ public final class Checker {
                 report(.countMismatch, e, &d, key: nil,
                        "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
             }
+            if !d.ndoInFlight.isEmpty, let m = d.model, !m.matches(filters) {
+                // A snapshot from the workqueue can show an ndo's list edit before its exit.
+                let differing = d.ndoInFlight.keys.filter { k in
+                    filters.first { $0.key == k }?.state != m.entry(k)?.state
+                }
+                applyNdoEarly(differing, e, &d)
+            }
             if let m = d.model, !m.matches(filters) {
                 snapshotDivergence(e, expected: m.filters, observed: filters, &d)
                 d.model!.adopt(filters)
@@ -198,6 +210,15 @@ public final class Checker {
         }
     }
 
+    /// Applies in-flight ndo calls for these keys now (their exit will not apply them again).
+    private func applyNdoEarly(_ keys: [VlanKey], _ e: TraceEvent, _ d: inout DeviceState) {
+        for k in keys {
+            guard let call = d.ndoInFlight[k], !call.applied else { continue }
+            if call.add { d.model?.userAdd(k, ret: 0, seq: e.seq) } else { d.model?.userKill(k, seq: e.seq) }
+            d.ndoInFlight[k] = (call.add, true)
+        }
+    }
+
     private func rebuild(_ d: inout DeviceState, from filters: [Filter]) {
         d.suspended = false
         d.observed = filters
@@ -207,6 +228,7 @@ public final class Checker {
         d.intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
         d.pendingDel.removeAll()
         d.prematureReported.removeAll()
+        d.ndoInFlight.removeAll()
         d.lostReported.removeAll()
         d.ghostReported.removeAll()
         d.stuckReported.removeAll()

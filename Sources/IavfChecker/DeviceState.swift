@@ -40,6 +40,11 @@ struct DeviceState {
     var cyclePendingAdds = VlanKeySet()
     var churnReported = VlanKeySet()
 
+    /// ndo calls entered and not yet exited, by key: whether it is an add, and whether the
+    /// model already applied it because a workqueue event on another CPU showed its effect
+    /// before the exit was recorded (spec 5.4: the ndo path holds no crit_lock).
+    var ndoInFlight: [VlanKey: (add: Bool, applied: Bool)] = [:]
+
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
     var lostEvents: Int64 = 0

@@ -21,6 +21,10 @@ public final class TraceRecorder {
     private let start: (TraceHeader) throws -> Void
     private let emit: (TraceEvent) throws -> Void
     private var lastMaxFilters: [String: Int?] = [:]
+    /// Devices inside iavf_open: the contract takes no snapshot between its enter and exit
+    /// (the unpatched restore happens inside it), so up_complete's are dropped there.
+    private var inOpen = Set<String>()
+    public private(set) var snapshotsDroppedInOpen = 0
 
     public init(generation: Generation?, kernel: String, settlePeriodNs: UInt64, headerDeadline: Int = 4096,
                 start: @escaping (TraceHeader) throws -> Void, emit: @escaping (TraceEvent) throws -> Void) {
@@ -52,13 +56,16 @@ public final class TraceRecorder {
                 if let old = lastMaxFilters[dev], old != m { try put(dev, e.timestampNs, .caps(maxFilters: m)) }
                 lastMaxFilters[dev] = m
             }
+            if e.kind == .open { if e.phase == .enter { inOpen.insert(dev) } else if e.phase == .exit { inOpen.remove(dev) } }
+            if case .snapshot = e.payload, inOpen.contains(dev) { snapshotsDroppedInOpen += 1; return }
             if let body = mapper.body(of: e) { try put(dev, e.timestampNs, body) }
         }
     }
 
-    /// A test-case boundary from the command's output; it belongs to every device.
+    /// A test-case boundary from the command's output. Cases span every device (the checker
+    /// groups marks across devices), so it is written once, on the first device.
     public func mark(_ text: String, result: TraceEvent.MarkResult?, nowNs: UInt64) throws {
-        for dev in devices.isEmpty ? ["unknown"] : devices { try put(dev, nowNs, .mark(text: text, result: result)) }
+        try put(devices.first ?? "unknown", nowNs, .mark(text: text, result: result))
     }
 
     /// Call regularly with the monotonic clock: emits `settled` for quiet devices.

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs the cases in order against VF1, printing kselftest-style result lines that the
 /// recorder turns into `mark` events (so the checker's findings land on cases), and a
@@ -53,14 +56,18 @@ public struct SuiteRunner {
         out("\(r.passed ? "ok" : "not ok") \(n) \(r.name)")
     }
 
-    /// Between cases: delete what the case left on VF1 and cycle it down and up, so every case
-    /// starts from an up VF without VLANs, as a suite resetting its state would. (On the
-    /// unpatched driver a delete followed at once by a down is the R1 window.)
+    /// Between cases: delete what the case left on VF1 and cycle it down and up in one
+    /// `ip -batch`, so every case starts from an up VF without VLANs, as a suite resetting its
+    /// state would. The deletes and the down come microseconds apart: on the unpatched driver
+    /// that is the R1 window (a queued delete overwritten by DISABLE), if the watchdog has
+    /// not sent the DEL by then.
     private func reset() {
         let vf = bed.vfs[0]
-        bed.deleteAllVlans(vf)
-        bed.down(vf)
-        bed.up(vf)
+        let batch = bed.vlanDevices(vf).sorted().map { "link del \(bed.vlanName(vf, $0))" }
+            + ["link set \(vf.ifname) down", "link set \(vf.ifname) up"]
+        let path = "/tmp/iavf-check-reset-\(getpid()).batch"
+        FileManager.default.createFile(atPath: path, contents: Data((batch.joined(separator: "\n") + "\n").utf8))
+        _ = bed.ip(vf, "-batch", path)
         _ = bed.waitFor(20) { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }
     }
 
@@ -68,7 +75,8 @@ public struct SuiteRunner {
         let t0 = Date()
         let log = Shell.run(["dmesg"]).output
         let bad = log.split(separator: "\n").filter { l in
-            ["Call Trace", "BUG:", "WARNING:", "stall", "Oops"].contains { l.contains($0) }
+            ["Call Trace", "BUG:", "WARNING:", "detected stall", "soft lockup", "hung_task", "blocked for more than", "Oops"]
+                .contains { l.contains($0) }
         }
         return Result(name: "dmesg: no call traces / BUGs / stalls", passed: bad.isEmpty,
                       reason: bad.isEmpty ? nil : bad.prefix(3).joined(separator: " | "),
