@@ -29,6 +29,9 @@ enum PFVMTestEnvironment {
 /// start `iavf-check pf` in the guest, modprobe iavf, then link up and a VLAN add/delete; the PF's
 /// programmed set (its `pf` trace events) must follow. The live probes record the same steps and
 /// the checker's verdict is printed (not asserted: that is the checker's business).
+/// Nested in RealVMTests so its `.serialized` keeps this VM and theirs from running at once
+/// (two TCG guests on two cores would starve the emulator's latency budget).
+extension RealVMTests {
 @Suite("Emulated PF in real VMs", .serialized,
        .enabled(if: PFVMTestEnvironment.ready || VMTestEnvironment.isCI, PFVMTestEnvironment.reason))
 struct EmulatedPFVMTests {
@@ -209,4 +212,5 @@ struct EmulatedPFVMTests {
         try #require(FileManager.default.isExecutableFile(atPath: bin), "iavf-check not built at \(bin)")
         return bin
     }
+}
 }
