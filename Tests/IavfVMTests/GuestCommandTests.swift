@@ -56,4 +56,28 @@ struct GuestCommandTests {
         #expect(line.contains("panic=-1") && line.contains("oops=panic") && line.contains("console=ttyS0"))
         #expect(QEMURunner.qemuValue("/a,b") == "/a,,b")
     }
+
+    @Test("--kernel-arg words reach the kernel command line unquoted ($ included)")
+    func extraKernelArguments() {
+        let line = QEMURunner.kernelCommandLine(runDirectory: "/r", modules: [], extra: ["memmap=2M$0x7e000000", "loglevel=7"])
+        #expect(line.hasSuffix(" memmap=2M$0x7e000000 loglevel=7") || line.contains(" memmap=2M$0x7e000000 loglevel=7"))
+        let args = QEMURunner.arguments(kernel: PreparedKernel(tree: "/k", release: "r", vmlinuz: "/k/v", modulesDirectory: "/k/m",
+                                                               label: "x", wasCached: true),
+                                        initrd: "/i", runDirectory: "/r", modules: [], kernelArguments: ["memmap=2M$0x7e000000"],
+                                        memoryMB: 2048, cpus: 2)
+        let append = args[(args.firstIndex(of: "-append") ?? 0) + 1]
+        #expect(append.contains("memmap=2M$0x7e000000"))
+    }
+
+    @Test("--insmod files are loaded before the command, with their parameters; a failure exits 125")
+    func insmodLines() throws {
+        let script = try GuestCommand.script(command: ["true"], workingDirectory: nil,
+                                             insmod: ["/cache/avfpf.ko nvfs=2", "/x/y.ko"])
+        #expect(script.contains("insmod /cache/avfpf.ko nvfs=2 || {"))
+        #expect(script.contains("insmod /x/y.ko || {"))
+        #expect(script.contains("exit 125"))
+        let lines = script.split(separator: "\n")
+        #expect(lines.firstIndex { $0.hasPrefix("insmod /x/y.ko") }! < lines.firstIndex { $0.hasPrefix("exec ") }!)
+        #expect(throws: VMError.self) { try GuestCommand.script(command: ["true"], workingDirectory: nil, insmod: ["relative.ko"]) }
+    }
 }
