@@ -46,8 +46,11 @@ public final class Checker {
             devices[i].lostEvents += n
             return
         }
-        if devices[i].suspended {
-            if case .snapshot(let fs, _, _) = e.body { rebuild(&devices[i], from: fs) }
+        if devices[i].suspended || devices[i].awaitingBaseline {
+            if case .snapshot(let fs, _, _) = e.body {
+                devices[i].awaitingBaseline = false
+                rebuild(&devices[i], from: fs)
+            }
             return
         }
         apply(e, &devices[i])

@@ -47,6 +47,8 @@ struct DeviceState {
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
+    /// A mid-stream recording: nothing is judged before the device's first snapshot.
+    var awaitingBaseline = false
     var lostEvents: Int64 = 0
     /// Calls entered and not yet exited, by function (`callNames` order).
     var openCalls = [Int](repeating: 0, count: 7)
@@ -65,6 +67,7 @@ struct DeviceState {
         self.vlanMode = header.vlanMode
         self.maxFilters = header.maxFilters
         self.contextDepth = recentDepth
+        self.awaitingBaseline = header.midStream
         self.recentDepth = recentDepth > 0 ? max(recentDepth, Self.historyDepth) : 0
         if let g = header.generation {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)

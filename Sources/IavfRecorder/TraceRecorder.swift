@@ -86,7 +86,7 @@ public final class TraceRecorder {
 
     private func begin(vlanMode: String?, maxFilters: Int?) throws {
         let h = TraceHeader(generation: generation, kernel: kernel, vlanMode: vlanMode == "v1" ? .v1 : .v2,
-                            maxFilters: maxFilters, source: .live)
+                            maxFilters: maxFilters, source: .live, midStream: true)
         header = h
         try start(h)
         let held = pending

@@ -22,6 +22,11 @@ struct EventDecoder {
                 h.vlanMode = mode
             } else if key.equals("max_filters") {
                 if !s.isNull() { h.maxFilters = Int(try s.int(in: 0...65535)) }
+            } else if key.equals("mid_stream") {
+                let c = s.peek()
+                if c == UInt8(ascii: "t") { try s.skipValue(); h.midStream = true }
+                else if c == UInt8(ascii: "f") { try s.skipValue() }
+                else { throw s.fail("expected true or false") }
             } else if key.equals("source") {
                 let src = try s.string()
                 h.source = TraceHeader.Source(rawValue: src)

@@ -98,14 +98,19 @@ public struct TraceHeader: Sendable, Equatable {
     public var vlanMode: VlanMode
     public var maxFilters: Int?
     public var source: Source?
+    /// The recording began with the driver already running (`"mid_stream":true`, an addition
+    /// to version 1): filters that existed before have no add_vid in the trace, so the
+    /// checker takes each device's first snapshot as its starting point.
+    public var midStream: Bool
 
     /// `generation == nil` is the contract's "unknown": only the spec rules apply.
     public init(generation: Generation?, kernel: String? = nil, vlanMode: VlanMode = .v2,
-                maxFilters: Int? = nil, source: Source? = nil) {
+                maxFilters: Int? = nil, source: Source? = nil, midStream: Bool = false) {
         self.generation = generation
         self.kernel = kernel
         self.vlanMode = vlanMode
         self.maxFilters = maxFilters
         self.source = source
+        self.midStream = midStream
     }
 }

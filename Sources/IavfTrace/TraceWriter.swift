@@ -81,6 +81,7 @@ public enum TraceEncoding {
         b += #","vlan_mode":"#.utf8; str(h.vlanMode.rawValue, &b)
         if let m = h.maxFilters { b += #","max_filters":"#.utf8; int(Int64(m), &b) }
         if let s = h.source { b += #","source":"#.utf8; str(s.rawValue, &b) }
+        if h.midStream { b += #","mid_stream":true"#.utf8 }
         b += "}\n".utf8
     }
 

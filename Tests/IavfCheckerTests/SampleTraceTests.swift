@@ -123,6 +123,25 @@ struct CheckerBehaviourTests {
         #expect(r.findings.allSatisfy { $0.seq == 3 })
     }
 
+    @Test("a mid-stream recording takes the first snapshot as the start: VLANs made before it are not ghosts")
+    func midStream() {
+        for mid in [true, false] {
+            let c = Checker(header: TraceHeader(generation: .patched, vlanMode: .v2, maxFilters: 8, source: .live, midStream: mid))
+            c.feed(ev(1, .down(phase: .enter)))
+            c.feed(ev(2, .down(phase: .exit)))
+            c.feed(snap(3, [(100, .ACTIVE), (101, .ACTIVE)]))
+            c.feed(ev(4, .open(phase: .enter, ret: nil)))
+            c.feed(ev(5, .open(phase: .exit, ret: 0)))
+            c.feed(ev(6, .settled(reason: nil)))
+            let r = c.finish()
+            if mid {
+                #expect(r.totalFindings == 0 && r.verdict == .pass)
+            } else {
+                #expect(r.countsByRule[.ghostFilter] == 2, "without the flag, the same trace has two filters nobody added")
+            }
+        }
+    }
+
     @Test("devices are checked on their own")
     func perDevice() {
         let c = Checker(header: h)

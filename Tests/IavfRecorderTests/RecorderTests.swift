@@ -47,7 +47,7 @@ struct RecorderTests {
         try r.handle(.event(ev(.reply, .enter, t: 40, .reply(op: 52, opName: "ADD_VLAN_V2", retval: 0))))
         try r.handle(.event(snapshot([(100, "ACTIVE")], t: 41, at: .reply)))
         try r.finish()
-        #expect(c.header == TraceHeader(generation: .patched, kernel: "6.1.0-56-amd64", vlanMode: .v2, maxFilters: 8, source: .live))
+        #expect(c.header == TraceHeader(generation: .patched, kernel: "6.1.0-56-amd64", vlanMode: .v2, maxFilters: 8, source: .live, midStream: true))
         #expect(c.events.map(\.kind) == ["add_vid", "add_vid", "snapshot", "send", "reply", "snapshot"])
         #expect(c.events.map(\.seq) == [1, 2, 3, 4, 5, 6])
         #expect(c.events[1].body == .addVid(key: VlanKey(vid: 100), phase: .exit, ret: 0))

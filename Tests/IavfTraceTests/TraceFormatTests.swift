@@ -55,7 +55,7 @@ struct TraceFormatTests {
     @Test("every event kind survives a write and a read, plain and gzip", arguments: ["t.jsonl", "t.jsonl.gz"])
     func roundTrip(name: String) throws {
         let path = tempPath(name)
-        let h = TraceHeader(generation: .unpatched, kernel: "6.1.170", vlanMode: .v1, maxFilters: nil, source: .live)
+        let h = TraceHeader(generation: .unpatched, kernel: "6.1.170", vlanMode: .v1, maxFilters: nil, source: .live, midStream: true)
         let w = try TraceWriter(path: path, header: h)
         let events = everyKind.enumerated().map { TraceEvent(seq: Int64($0.offset + 1), tNs: Int64($0.offset) * 10, dev: "0000:41:01.0", $0.element) }
         for e in events { try w.write(e) }
