@@ -53,6 +53,17 @@ public final class Checker {
             }
             return
         }
+        if let held = devices[i].heldSnapshot {
+            devices[i].heldSnapshot = nil
+            if case .send(let op, _, _) = e.body, op == held.op {
+                // The send explains the snapshot; it is judged again after the send below.
+                apply(e, &devices[i])
+                judgeHeld(held, &devices[i])
+                if !devices[i].pendingDel.isEmpty { checkPendingDeletes(e, &devices[i]) }
+                return
+            }
+            divergeAndAdopt(held.event, held.filters, &devices[i])
+        }
         apply(e, &devices[i])
         if !devices[i].pendingDel.isEmpty { checkPendingDeletes(e, &devices[i]) }
     }
@@ -191,8 +202,11 @@ public final class Checker {
                 applyNdoEarly(differing, e, &d)
             }
             if let m = d.model, !m.matches(filters) {
-                snapshotDivergence(e, expected: m.filters, observed: filters, &d)
-                d.model!.adopt(filters)
+                if let op = explainingMessage(m, filters) {
+                    d.heldSnapshot = (e, filters, op)
+                } else {
+                    divergeAndAdopt(e, filters, &d)
+                }
             }
             d.observed = filters
             checkLostFilters(e, filters, &d)
@@ -211,6 +225,29 @@ public final class Checker {
         case .upComplete, .pf, .unknown, .lost, .mark:
             break
         }
+    }
+
+    /// The VLAN message whose sending would turn the model's list into the snapshot's, if any.
+    private func explainingMessage(_ m: ReferenceModel, _ filters: [Filter]) -> VirtchnlOp? {
+        let ops: [VirtchnlOp] = m.vlanMode == .v2 ? [.addVlanV2, .delVlanV2] : [.addVlan, .delVlan]
+        for op in ops {
+            let vids = m.predictedMessage(op)
+            guard !vids.isEmpty else { continue }
+            var ahead = m
+            ahead.send(op, vids: vids, seq: 0)
+            if ahead.matches(filters) { return op }
+        }
+        return nil
+    }
+
+    private func judgeHeld(_ held: (event: TraceEvent, filters: [Filter], op: VirtchnlOp), _ d: inout DeviceState) {
+        if let m = d.model, !m.matches(held.filters) { divergeAndAdopt(held.event, held.filters, &d) }
+    }
+
+    private func divergeAndAdopt(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
+        guard let m = d.model else { return }
+        snapshotDivergence(e, expected: m.filters, observed: filters, &d)
+        d.model!.adopt(filters)
     }
 
     /// Applies in-flight ndo calls for these keys now (their exit will not apply them again).
@@ -439,6 +476,12 @@ public final class Checker {
     // MARK: the verdict
 
     public func finish() -> CheckReport {
+        for i in devices.indices {
+            if let held = devices[i].heldSnapshot {
+                devices[i].heldSnapshot = nil
+                divergeAndAdopt(held.event, held.filters, &devices[i])
+            }
+        }
         var reasons: [String] = []
         for d in devices {
             if d.lostEvents > 0 { reasons.append("\(d.dev): \(d.lostEvents) events lost") }

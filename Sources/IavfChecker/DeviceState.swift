@@ -45,6 +45,11 @@ struct DeviceState {
     /// before the exit was recorded (spec 5.4: the ndo path holds no crit_lock).
     var ndoInFlight: [VlanKey: (add: Bool, applied: Bool)] = [:]
 
+    /// A snapshot that differs from the model exactly as the watchdog's next message would
+    /// make it: the watchdog changed the states on another CPU and its `send` record is
+    /// still to come. Judged at the device's next event.
+    var heldSnapshot: (event: TraceEvent, filters: [Filter], op: VirtchnlOp)?
+
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
     /// A mid-stream recording: nothing is judged before the device's first snapshot.

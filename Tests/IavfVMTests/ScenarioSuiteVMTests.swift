@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+@testable import IavfVM
+
+extension RealVMTests {
+/// `iavf-check suite run --kernel both` as a user runs it: both real drivers against the
+/// emulated PF, the 35 state/reset cases plus dmesg, the checker attached.
+@Suite("Scenario suite in real VMs", .serialized,
+       .enabled(if: PFVMTestEnvironment.ready || VMTestEnvironment.isCI, PFVMTestEnvironment.reason))
+struct ScenarioSuiteVMTests {
+    static let seedFailures = [
+        "state: 8 VLANs add/remove", "state: stress 8 VLANs (fill to max)",
+        "state: over-limit VLAN rejected, existing survive", "reset: all 8 VLANs recover after VF FLR",
+        "reset: all 8 VLANs survive PF link flap", "reset: all 8 VLANs survive PF PCI FLR",
+    ]
+
+    @Test("patched passes every case with a clean checker; unpatched fails the 8-VLAN cases and the checker names the leak")
+    func suiteBothKernels() throws {
+        try #require(PFVMTestEnvironment.ready,
+                     "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
+        let out = try TempDir("iavf-suite")
+        defer { out.cleanup() }
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("iavf-check").path
+        let t0 = Date()
+        let r = try Subprocess.run(bin, ["suite", "run", "--kernel", "both", "-o", out.path,
+                                         "--pf-module", PFVMTestEnvironment.packageRoot + "/pf-module"])
+        let seconds = Date().timeIntervalSince(t0)
+        print("suite --kernel both: exit \(r.status) in \(Int(seconds)) s\n\(r.stdout)")
+        let data = try #require(FileManager.default.contents(atPath: out.file("suite.json")), "no suite.json:\n\(r.stderr.suffix(3000))")
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let kernels = try #require(json["kernels"] as? [[String: Any]])
+        #expect(kernels.map { $0["kernel"] as? String } == ["unpatched", "patched"])
+        func cases(_ k: [String: Any]) -> [[String: Any]] { k["cases"] as? [[String: Any]] ?? [] }
+        for k in kernels {
+            #expect(cases(k).count == 36, "35 cases and the dmesg check")
+            for c in cases(k) {
+                let rules = c["rules"] as? [String] ?? []
+                #expect(!rules.contains("state-divergence"), "\(k["kernel"] ?? "") \(c["name"] ?? ""): the model diverged from the real driver")
+            }
+            #expect(cases(k).last?["result"] as? String == "PASS", "dmesg: \(cases(k).last?["reason"] ?? "")")
+        }
+        let patched = kernels[1], unpatched = kernels[0]
+        #expect(cases(patched).allSatisfy { $0["result"] as? String == "PASS" },
+                "patched failures: \(cases(patched).filter { $0["result"] as? String != "PASS" }.map { "\($0["name"] ?? ""): \($0["reason"] ?? "")" })")
+        #expect(patched["checker_verdict"] as? String == "pass")
+        let failedSeed = cases(unpatched).filter { Self.seedFailures.contains($0["name"] as? String ?? "") && $0["result"] as? String != "PASS" }
+        #expect(!failedSeed.isEmpty, "the unpatched driver passed all six 8-VLAN cases of the seed")
+        for c in cases(unpatched) where (c["reason"] as? String ?? "").contains("Input/output error") {
+            let rules = c["rules"] as? [String] ?? []
+            #expect(rules.contains { $0.hasPrefix("spurious-limit-reject") }, "\(c["name"] ?? ""): EIO without spurious-limit-reject: \(rules)")
+        }
+        #expect(unpatched["checker_verdict"] as? String == "fail")
+    }
+}
+}
