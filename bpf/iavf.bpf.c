@@ -139,6 +139,9 @@ static __always_inline void emit_snapshot(struct iavf_adapter *a, __u16 at_kind,
 		s->nfilters = i + 1;
 		pos = BPF_CORE_READ(pos, next);
 	}
+	/* The walk holds no lock: another CPU (the watchdog, an ndo) may have edited the list. */
+	if (BPF_CORE_READ(a, num_vlan_filters) != s->count)
+		s->snap_flags |= IAVF_SNAPF_TORN;
 	if (pos && pos != head && i == IAVF_EV_MAX_FILTERS)
 		s->snap_flags |= IAVF_SNAPF_TRUNCATED;
 	if (!pos)

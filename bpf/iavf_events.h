@@ -126,6 +126,7 @@ struct iavf_ev_filter {
 /* snapshot.snap_flags */
 #define IAVF_SNAPF_TRUNCATED 0x01 /* the list had more than IAVF_EV_MAX_FILTERS entries */
 #define IAVF_SNAPF_READ_ERR 0x02  /* a list node could not be read */
+#define IAVF_SNAPF_TORN 0x04      /* num_vlan_filters changed during the lockless walk */
 
 struct iavf_ev_snapshot {
 	struct iavf_ev_hdr hdr;       /* hdr.phase = phase of the function it was taken at */

@@ -86,6 +86,9 @@ public struct ProbeSnapshot: Sendable {
     public var filters: [SnapshotFilter]
     public var truncated: Bool
     public var readError: Bool
+    /// `num_vlan_filters` changed while the list was walked without its lock: not a
+    /// consistent picture of the list.
+    public var torn: Bool = false
     public var adapterState: UInt32
     public var aqRequired: UInt64
     public var currentOp: UInt32
@@ -296,6 +299,7 @@ public struct ProbeEventDecoder: Sendable {
             at: ProbeEventKind(rawValue: s.at_kind), count: s.count, filters: filters,
             truncated: UInt32(s.snap_flags) & UInt32(IAVF_SNAPF_TRUNCATED) != 0,
             readError: UInt32(s.snap_flags) & UInt32(IAVF_SNAPF_READ_ERR) != 0,
+            torn: UInt32(s.snap_flags) & UInt32(IAVF_SNAPF_TORN) != 0,
             adapterState: s.adapter_state, aqRequired: s.aq_required, currentOp: s.current_op,
             adapterFlags: s.adapter_flags, vfCapFlags: s.vf_cap_flags, maxFilters: s.max_filters,
             filteringOuter: s.filtering_outer, filteringInner: s.filtering_inner)

@@ -25,6 +25,7 @@ public final class TraceRecorder {
     /// (the unpatched restore happens inside it), so up_complete's are dropped there.
     private var inOpen = Set<String>()
     public private(set) var snapshotsDroppedInOpen = 0
+    public private(set) var snapshotsDroppedInconsistent = 0
 
     public init(generation: Generation?, kernel: String, settlePeriodNs: UInt64, headerDeadline: Int = 4096,
                 start: @escaping (TraceHeader) throws -> Void, emit: @escaping (TraceEvent) throws -> Void) {
@@ -47,7 +48,7 @@ public final class TraceRecorder {
             for dev in devices.isEmpty ? ["unknown"] : devices { try put(dev, 0, .lost(count: Int64(clamping: n))) }
         case .event(let e):
             guard !e.synthetic else { return }
-            let dev = e.device.traceName
+            let dev = name(of: e.device)
             if !devices.contains(dev) { devices.append(dev) }
             settle.observe(e, dev: dev)
             if case .snapshot(let s) = e.payload {
@@ -58,8 +59,26 @@ public final class TraceRecorder {
             }
             if e.kind == .open { if e.phase == .enter { inOpen.insert(dev) } else if e.phase == .exit { inOpen.remove(dev) } }
             if case .snapshot = e.payload, inOpen.contains(dev) { snapshotsDroppedInOpen += 1; return }
+            // A torn, truncated or unreadable walk is no picture of the list: judging it
+            // would blame the driver for the recorder's lockless read.
+            if case .snapshot(let s) = e.payload, s.torn || s.truncated || s.readError { snapshotsDroppedInconsistent += 1; return }
             if let body = mapper.body(of: e) { try put(dev, e.timestampNs, body) }
         }
+    }
+
+    /// The trace's `dev`: the PCI address (or netdev name). An adapter that is removed and
+    /// probed again (unbind/bind) is a new adapter with a new list, so it gets "#2", "#3".
+    private var instanceOf: [UInt64: String] = [:]
+    private var instances: [String: Int] = [:]
+
+    private func name(of d: ProbeDevice) -> String {
+        if let known = instanceOf[d.key] { return known }
+        let base = d.traceName
+        let n = (instances[base] ?? 0) + 1
+        instances[base] = n
+        let name = n == 1 ? base : "\(base)#\(n)"
+        instanceOf[d.key] = name
+        return name
     }
 
     /// A test-case boundary from the command's output. Cases span every device (the checker

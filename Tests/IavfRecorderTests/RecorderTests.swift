@@ -131,3 +131,42 @@ struct RecorderTests {
         #expect(MarkParser.parse(line) == nil)
     }
 }
+
+@Suite("Live recorder: adapters")
+struct RecorderAdapterTests {
+    @Test("an adapter probed again after unbind/bind is a new device with its own list")
+    func rebind() throws {
+        var events: [TraceEvent] = []
+        let r = TraceRecorder(generation: .patched, kernel: "k", settlePeriodNs: 1, start: { _ in }, emit: { events.append($0) })
+        func snap(_ key: UInt64, _ t: UInt64) -> ProbeEvent {
+            let s = ProbeSnapshot(at: .addVid, count: 0, filters: [], truncated: false, readError: false, adapterState: 13,
+                                  aqRequired: 0, currentOp: 0, adapterFlags: 0, vfCapFlags: 1 << 15, maxFilters: 8,
+                                  filteringOuter: 0, filteringInner: 1)
+            return ProbeEvent(kind: .snapshot, phase: .none, cpu: 0, pid: 1, tid: 1, timestampNs: t, cpuDrops: 0,
+                              device: ProbeDevice(key: key, ifindex: 3, ifname: "eth0", bus: "10000:00:00.0"),
+                              ret: nil, synthetic: false, payload: .snapshot(s))
+        }
+        try r.handle(.event(snap(0xaaaa, 1)))
+        try r.handle(.event(snap(0xbbbb, 2)))
+        try r.handle(.event(snap(0xaaaa, 3)))
+        #expect(events.map(\.dev) == ["10000:00:00.0", "10000:00:00.0#2", "10000:00:00.0"])
+    }
+
+    @Test("a torn, truncated or unreadable snapshot is not written")
+    func inconsistentSnapshots() throws {
+        var events: [TraceEvent] = []
+        let r = TraceRecorder(generation: .patched, kernel: "k", settlePeriodNs: 1, start: { _ in }, emit: { events.append($0) })
+        for (torn, trunc, err) in [(true, false, false), (false, true, false), (false, false, true), (false, false, false)] {
+            var s = ProbeSnapshot(at: .addVid, count: 0, filters: [], truncated: trunc, readError: err, adapterState: 13,
+                                  aqRequired: 0, currentOp: 0, adapterFlags: 0, vfCapFlags: 1 << 15, maxFilters: 8,
+                                  filteringOuter: 0, filteringInner: 1)
+            s.torn = torn
+            try r.handle(.event(ProbeEvent(kind: .snapshot, phase: .none, cpu: 0, pid: 1, tid: 1, timestampNs: 1, cpuDrops: 0,
+                                           device: ProbeDevice(key: 1, ifindex: 3, ifname: "eth0", bus: ""),
+                                           ret: nil, synthetic: false, payload: .snapshot(s))))
+        }
+        try r.finish()
+        #expect(events.filter { $0.kind == "snapshot" }.count == 1)
+        #expect(r.snapshotsDroppedInconsistent == 3)
+    }
+}
