@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // zlib from Debian (zlib1g-dev): reads plain and gzip traces through one path.
@@ -49,6 +50,10 @@ let package = Package(
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
         .target(name: "IavfScenarios", path: "Sources/IavfScenarios"),
+        // Down/up latency from probe traces: cycles, HdrHistogram percentiles, the SVG plot.
+        .target(name: "IavfBench", dependencies: ["IavfTrace", "IavfModel",
+                                                  .product(name: "Histogram", package: "hdrhistogram-swift")],
+                path: "Sources/IavfBench"),
         // The reference model driven like the real driver, writing the trace a perfect
         // recorder would: property tests, the replay bench, and later the stress mode.
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
@@ -57,7 +62,7 @@ let package = Package(
         .target(name: "IavfPF", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfPF"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF", "IavfBench",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -71,6 +76,7 @@ let package = Package(
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel"], path: "Tests/IavfPFTests"),
+        .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]

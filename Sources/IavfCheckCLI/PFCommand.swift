@@ -44,6 +44,9 @@ struct PFCommand: ParsableCommand {
     @Option(help: "V2 max_filters for an untrusted VF (ice: 8).")
     var maxFilters: Int = 8
 
+    @Option(help: "Admin-queue service time per message in microseconds (e.g. 50, to model hardware in benchmarks).")
+    var serviceUs: Int = 0
+
     @Flag(help: "Treat the VFs as trusted (max_filters 4096, no V1 limit).")
     var trusted = false
 
@@ -92,6 +95,7 @@ struct PFCommand: ParsableCommand {
         options.policy.trusted = trusted
         options.policy.strictV1Limit = strictV1Limit
         options.deviceNames = (0..<transport.vfCount).map { transport.pciName(vf: $0) }
+        options.serviceUs = serviceUs
         let start = Date()
         if !quiet {
             options.log = { line in

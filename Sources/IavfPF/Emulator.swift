@@ -67,6 +67,9 @@ public final class PFEmulator {
         public var flrResetMs = 150
         /// Milliseconds from RESET_IMPENDING to the reset itself.
         public var impendingMs = 10
+        /// Admin-queue service time: every reply is posted this many microseconds after its
+        /// request, so a benchmark models hardware rather than the emulator's speed.
+        public var serviceUs = 0
         public init() {}
     }
 
@@ -229,6 +232,11 @@ public final class PFEmulator {
             let due = Self.now() + Double(ms) / 1000
             for m in messages { u.delayed.append((due, m)) }
             log("vf\(i): fault: reply to \(VC.name(r.op)) delayed \(ms) ms")
+            return
+        }
+        if options.serviceUs > 0 {
+            let due = Self.now() + Double(options.serviceUs) / 1e6
+            for m in messages { u.delayed.append((due, m)) }
             return
         }
         for m in messages { u.mailbox.post(m) }

@@ -1,0 +1,129 @@
+import Histogram
+import IavfModel
+import IavfTrace
+
+/// Cuts a probe trace of the down/up loop into cycles (the `downup vlans=K iter=I` marks) and
+/// measures each from the probes' own timestamps:
+///  - down: from `close` enter to the last DISABLE_QUEUES or VLAN reply before `open` enter,
+///  - up: from `open` enter to the last ENABLE_QUEUES or VLAN reply of the cycle (link up and
+///    every filter back, which is when the driver has settled),
+///  - the VLAN ADD/DEL messages the cycle sent, by opcode.
+public struct DownUpCycle: Sendable {
+    public var vlans: Int
+    public var iteration: Int
+    public var downNs: Int64?
+    public var upNs: Int64?
+    public var messages: [String: Int]
+    public var vlanMessages: Int { messages.filter { VirtchnlOp.named($0.key).isVlanFilterOp }.values.reduce(0, +) }
+}
+
+public struct DownUpStats: Sendable {
+    public var vlans: Int
+    public var cycles: Int
+    public var p50Ms: Double, p90Ms: Double, p99Ms: Double, maxMs: Double
+    public var downP50Ms: Double
+    public var vlanMessagesPerCycle: Double
+    public var messagesPerCycle: [String: Double]
+}
+
+public enum DownUpAnalysis {
+    public static func cycles(trace path: String, dev: String) throws -> [DownUpCycle] {
+        let r = try TraceReader(path: path)
+        var out: [DownUpCycle] = []
+        var tClose: Int64?, tOpen: Int64?, lastDown: Int64?, lastUp: Int64?
+        var msgs: [String: Int] = [:]
+        func reset() { tClose = nil; tOpen = nil; lastDown = nil; lastUp = nil; msgs = [:] }
+        while let e = try r.next() {
+            if case .mark(let text, _) = e.body {
+                if let (k, i) = parse(text) {
+                    out.append(DownUpCycle(vlans: k, iteration: i,
+                                           downNs: tClose.flatMap { c in lastDown.map { $0 - c } },
+                                           upNs: tOpen.flatMap { o in lastUp.map { $0 - o } }, messages: msgs))
+                }
+                reset()
+                continue
+            }
+            guard e.dev == dev else { continue }
+            switch e.body {
+            case .close(.enter, _): if tClose == nil { tClose = e.tNs }
+            case .open(.enter, _): if tOpen == nil { tOpen = e.tNs }
+            case .send(let op, _, _):
+                if tClose != nil { msgs[op.name, default: 0] += 1 }
+            case .reply(let op, _):
+                let relevant = op.isVlanFilterOp || op == .enableQueues || op == .disableQueues
+                guard relevant else { break }
+                if tOpen != nil { lastUp = e.tNs } else if tClose != nil { lastDown = e.tNs }
+            default: break
+            }
+        }
+        return out
+    }
+
+    /// "downup vlans=4 iter=7" -> (4, 7)
+    static func parse(_ text: String) -> (Int, Int)? {
+        guard text.hasPrefix("downup ") else { return nil }
+        var k: Int?, i: Int?
+        for part in text.split(separator: " ") {
+            if part.hasPrefix("vlans=") { k = Int(part.dropFirst(6)) }
+            if part.hasPrefix("iter=") { i = Int(part.dropFirst(5)) }
+        }
+        guard let k, let i else { return nil }
+        return (k, i)
+    }
+
+    /// Percentiles per VLAN count (HdrHistogram, microsecond resolution).
+    public static func stats(_ cycles: [DownUpCycle]) -> [DownUpStats] {
+        let byK = Dictionary(grouping: cycles, by: \.vlans)
+        return byK.keys.sorted().map { k in
+            let cs = byK[k]!
+            var up = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+            var down = Histogram<UInt64>(highestTrackableValue: 600_000_000, numberOfSignificantValueDigits: .three)
+            for c in cs {
+                if let u = c.upNs { _ = up.record(UInt64(max(0, u / 1000))) }
+                if let d = c.downNs { _ = down.record(UInt64(max(0, d / 1000))) }
+            }
+            func ms(_ h: Histogram<UInt64>, _ p: Double) -> Double { h.totalCount == 0 ? .nan : Double(h.valueAtPercentile(p)) / 1000 }
+            var perOp: [String: Double] = [:]
+            for c in cs { for (op, n) in c.messages { perOp[op, default: 0] += Double(n) } }
+            for op in perOp.keys { perOp[op]! /= Double(max(1, cs.count)) }
+            return DownUpStats(vlans: k, cycles: cs.count, p50Ms: ms(up, 50), p90Ms: ms(up, 90), p99Ms: ms(up, 99),
+                               maxMs: up.totalCount == 0 ? .nan : Double(up.max) / 1000, downP50Ms: ms(down, 50),
+                               vlanMessagesPerCycle: Double(cs.map(\.vlanMessages).reduce(0, +)) / Double(max(1, cs.count)),
+                               messagesPerCycle: perOp)
+        }
+    }
+}
+
+/// Latency against VLAN count, one line per kernel, as an SVG a person reads at a glance.
+public enum DownUpPlot {
+    public static func svg(_ series: [(name: String, stats: [DownUpStats])]) -> String {
+        let w = 640.0, h = 400.0, l = 70.0, r = 150.0, t = 40.0, b = 60.0
+        let xs = Set(series.flatMap { $0.stats.map(\.vlans) }).sorted()
+        let ymax = max(1, (series.flatMap { $0.stats.map { $0.p50Ms.isNaN ? 0 : $0.p99Ms.isNaN ? $0.p50Ms : $0.p99Ms } }.max() ?? 1) * 1.1)
+        func x(_ k: Int) -> Double { xs.count < 2 ? l : l + Double(xs.firstIndex(of: k)!) / Double(xs.count - 1) * (w - l - r) }
+        func y(_ v: Double) -> Double { t + (1 - v / ymax) * (h - t - b) }
+        let colors = ["#c0392b", "#2471a3", "#27ae60", "#8e44ad"]
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"\(Int(l))\" y=\"22\" font-size=\"15\">iavf down/up: time from ip link set up to settled (p50, bars to p99)</text>\n"
+        s += "<line x1=\"\(l)\" y1=\"\(h - b)\" x2=\"\(w - r)\" y2=\"\(h - b)\" stroke=\"black\"/>\n<line x1=\"\(l)\" y1=\"\(t)\" x2=\"\(l)\" y2=\"\(h - b)\" stroke=\"black\"/>\n"
+        for k in xs { s += "<text x=\"\(x(k))\" y=\"\(h - b + 18)\" text-anchor=\"middle\">\(k)</text>\n" }
+        s += "<text x=\"\((l + w - r) / 2)\" y=\"\(h - 15)\" text-anchor=\"middle\">VLANs on the VF</text>\n"
+        for i in 0...4 {
+            let v = ymax * Double(i) / 4
+            s += "<text x=\"\(l - 8)\" y=\"\(y(v) + 4)\" text-anchor=\"end\">\(Int(v.rounded())) ms</text>\n"
+            s += "<line x1=\"\(l)\" y1=\"\(y(v))\" x2=\"\(w - r)\" y2=\"\(y(v))\" stroke=\"#ddd\"/>\n"
+        }
+        for (n, sr) in series.enumerated() {
+            let c = colors[n % colors.count]
+            let pts = sr.stats.filter { !$0.p50Ms.isNaN }.map { "\(x($0.vlans)),\(y($0.p50Ms))" }.joined(separator: " ")
+            s += "<polyline fill=\"none\" stroke=\"\(c)\" stroke-width=\"2.5\" points=\"\(pts)\"/>\n"
+            for st in sr.stats where !st.p50Ms.isNaN {
+                s += "<circle cx=\"\(x(st.vlans))\" cy=\"\(y(st.p50Ms))\" r=\"4\" fill=\"\(c)\"/>\n"
+                if !st.p99Ms.isNaN { s += "<line x1=\"\(x(st.vlans))\" y1=\"\(y(st.p50Ms))\" x2=\"\(x(st.vlans))\" y2=\"\(y(st.p99Ms))\" stroke=\"\(c)\"/>\n" }
+            }
+            s += "<text x=\"\(w - r + 10)\" y=\"\(t + 20 + Double(n) * 20)\" fill=\"\(c)\">\(sr.name)</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+}

@@ -1,0 +1,204 @@
+import ArgumentParser
+import Foundation
+import IavfBench
+import IavfScenarios
+import IavfVM
+
+/// `iavf-check bench downup`: interface down/up latency of both driver generations against
+/// the emulated PF, from the probes' timestamps, with the checker as witness.
+struct DownUpBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "downup",
+        abstract: "Down/up latency per VLAN count on the unpatched and patched drivers (in QEMU, emulated PF).",
+        discussion: """
+        For each kernel: boots it with the emulated PF (giving every admin-queue reply the \
+        --service-us delay, so the figures model hardware, not the emulator), puts K VLANs on \
+        VF1 for each K in --vlans, and runs --iterations cycles of `ip link set down`, waited \
+        out, then `ip link set up`, waited out. Latency is measured from the probes: `open` \
+        enter to the last ENABLE_QUEUES or VLAN reply of the cycle (down: `close` enter to the \
+        last DISABLE_QUEUES or VLAN reply). VLAN messages per cycle are counted at \
+        iavf_send_pf_msg. The same loop also runs without probes; the ratio of the wall-clock \
+        times is the probes' overhead. Writes downup.json, downup.svg and the traces to --output.
+        """
+    )
+
+    enum Format: String, ExpressibleByArgument { case text, json }
+
+    @Option(help: "Kernels, comma-separated: unpatched,patched.")
+    var kernel: String = "unpatched,patched"
+
+    @Option(help: "VLAN counts, comma-separated.")
+    var vlans: String = "0,1,2,4,8"
+
+    @Option(help: "Down/up cycles per VLAN count.")
+    var iterations: Int = 10
+
+    @Option(help: "The emulated PF's admin-queue service time per message, microseconds.")
+    var serviceUs: Int = 50
+
+    @Option(name: .shortAndLong, help: "Directory for downup.json, downup.svg, traces and logs.")
+    var output: String = "downup-out"
+
+    @Option(help: "text or json (per kernel and VLAN count: p50_ms, p99_ms, vlan_messages_per_cycle).")
+    var format: Format = .text
+
+    @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
+    var pfModule: String?
+
+    func validate() throws {
+        guard iterations >= 1 && iterations <= 10_000 else { throw ValidationError("--iterations must be 1...10000") }
+        guard !vlanCounts.isEmpty, vlanCounts.allSatisfy({ $0 >= 0 && $0 <= 8 }) else {
+            throw ValidationError("--vlans takes counts 0...8 (the emulated PF allows 8 per VF), comma-separated")
+        }
+        guard !kernels.isEmpty, kernels.allSatisfy({ ["unpatched", "patched"].contains($0) }) else {
+            throw ValidationError("--kernel takes unpatched, patched or both, comma-separated")
+        }
+    }
+
+    var vlanCounts: [Int] { vlans.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
+    var kernels: [String] { kernel.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+
+    struct KernelResult {
+        var name: String
+        var release: String
+        var stats: [DownUpStats]
+        var wallWith: Double
+        var wallWithout: Double
+        var checker: String
+    }
+
+    func run() throws {
+        let out = URL(fileURLWithPath: output).standardizedFileURL.path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        guard let moduleDir = pfModule ?? SuiteRunCommand.findModuleSources() else {
+            FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the checkout or pass --pf-module DIR\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        var results: [KernelResult] = []
+        for k in kernels {
+            do {
+                results.append(try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
+            } catch let e as VMError {
+                FileHandleOutput.stderr("iavf-check: \(k): \(e)\n")
+                throw ExitCode(ExitStatus.environment)
+            }
+        }
+        FileManager.default.createFile(atPath: out + "/downup.svg",
+                                       contents: Data(DownUpPlot.svg(results.map { ("\($0.name) (\($0.release))", $0.stats) }).utf8))
+        let json = jsonReport(results)
+        FileManager.default.createFile(atPath: out + "/downup.json", contents: Data(json.utf8))
+        FileHandleOutput.stdout(format == .json ? json : textReport(results, out: out))
+    }
+
+    private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelResult {
+        let progress = VMProgress(enabled: true)
+        let prepared = try KernelStore(progress: progress).prepare(try KernelSpec.parse(k))
+        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
+        let loop = "\"$IAVF_CHECK\" bench downup-guest --pf-control /tmp/pf.ctl --pf-trace \"$OUT/pf-downup-\(k).jsonl\" --vlans \(vlans) --iterations \(iterations)"
+        let script = """
+        set -u
+        "$IAVF_CHECK" pf -q --service-us \(serviceUs) --trace "$OUT/pf-downup-\(k).jsonl" --ready /tmp/pf.ready --control /tmp/pf.ctl 2>"$OUT/pf-downup-\(k).log" &
+        PF=$!
+        n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
+        modprobe 8021q; modprobe iavf
+        \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
+        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 -- \(loop) > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
+        echo "WATCH_EXIT=$?"
+        kill -TERM $PF; wait $PF
+        """
+        var options = VirtualMachine.Options(kernel: k, command: ["sh", "-c", script])
+        options.timeout = 3600
+        options.kernelArguments = ["memmap=2M$0x7e000000"]
+        options.insmodFiles = [module.path]
+        options.writableDirectories = [out]
+        options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
+        let outcome = try VirtualMachine(progress: progress).run(options)
+        guard outcome.result.stdoutText.contains("WATCH_EXIT=") else {
+            throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")
+        }
+        let cycles = try DownUpAnalysis.cycles(trace: "\(out)/downup-\(k).jsonl", dev: "10000:00:00.0")
+        var checker = "?"
+        if let d = FileManager.default.contents(atPath: "\(out)/downup-watch-\(k).json"),
+           let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+            checker = "\(obj["verdict"] as? String ?? "?") (\((obj["counts"] as? [String: Int] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")))"
+        }
+        return KernelResult(name: k, release: outcome.kernel.release, stats: DownUpAnalysis.stats(cycles),
+                            wallWith: Self.meanUpMs("\(out)/downup-probes-\(k).txt"),
+                            wallWithout: Self.meanUpMs("\(out)/downup-noprobes-\(k).txt"), checker: checker)
+    }
+
+    /// Mean of the `up_ms` wall-clock figures the guest loop printed.
+    static func meanUpMs(_ path: String) -> Double {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let vals = text.split(separator: "\n").compactMap { line -> Double? in
+            guard line.hasPrefix("# wall"), let r = line.range(of: "up_ms=") else { return nil }
+            return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
+        }
+        return vals.isEmpty ? .nan : vals.reduce(0, +) / Double(vals.count)
+    }
+
+    private func f(_ x: Double) -> String { x.isNaN ? "-" : String(format: "%.1f", x) }
+
+    private func textReport(_ rs: [KernelResult], out: String) -> String {
+        var s = "down/up latency, emulated PF with \(serviceUs) us admin-queue service time, \(iterations) cycles per count\n\n"
+        s += "kernel      VLANs  up p50 ms  p90    p99    max    down p50  VLAN msgs/cycle\n"
+        for r in rs {
+            for st in r.stats {
+                s += "\(r.name.padded(11)) \(String(st.vlans).padded(6)) \(f(st.p50Ms).padded(10)) \(f(st.p90Ms).padded(6)) \(f(st.p99Ms).padded(6)) \(f(st.maxMs).padded(6)) \(f(st.downP50Ms).padded(9)) \(f(st.vlanMessagesPerCycle))\n"
+            }
+        }
+        if let u = rs.first(where: { $0.name == "unpatched" }), let p = rs.first(where: { $0.name == "patched" }) {
+            s += "\nunpatched/patched, up p50:"
+            for st in u.stats {
+                if let q = p.stats.first(where: { $0.vlans == st.vlans }) { s += "  \(st.vlans) VLANs \(String(format: "%.2f", st.p50Ms / q.p50Ms))x" }
+            }
+            s += "\n"
+        }
+        for r in rs {
+            s += "\n\(r.name): probes' overhead on the wall-clock up time: \(f(r.wallWith)) ms with, \(f(r.wallWithout)) ms without (\(r.wallWithout > 0 ? String(format: "%.2f", r.wallWith / r.wallWithout) : "-")x); checker: \(r.checker)"
+        }
+        return s + "\n\nplot: \(out)/downup.svg\n"
+    }
+
+    private func jsonReport(_ rs: [KernelResult]) -> String {
+        func num(_ x: Double) -> Any { x.isNaN ? NSNull() : (x * 1000).rounded() / 1000 }
+        let obj: [String: Any] = [
+            "service_us": serviceUs, "iterations": iterations,
+            "kernels": rs.map { r -> [String: Any] in [
+                "kernel": r.name, "release": r.release, "checker": r.checker,
+                "wall_up_ms_with_probes": num(r.wallWith), "wall_up_ms_without_probes": num(r.wallWithout),
+                "counts": r.stats.map { st -> [String: Any] in [
+                    "vlans": st.vlans, "cycles": st.cycles, "p50_ms": num(st.p50Ms), "p90_ms": num(st.p90Ms),
+                    "p99_ms": num(st.p99Ms), "max_ms": num(st.maxMs), "down_p50_ms": num(st.downP50Ms),
+                    "vlan_messages_per_cycle": num(st.vlanMessagesPerCycle),
+                    "messages_per_cycle": st.messagesPerCycle.mapValues { num($0) },
+                ] },
+            ] },
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+}
+
+/// The guest half: the loop itself, on VF1 moved into a namespace.
+struct DownUpGuestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "downup-guest",
+        abstract: "Run the down/up loop here (inside a guest with the emulated PF and iavf); used by `bench downup`.")
+
+    @Option var pfControl: String
+    @Option var pfTrace: String
+    @Option var vlans: String = "0,1,2,4,8"
+    @Option var iterations: Int = 10
+
+    func run() throws {
+        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { FileHandleOutput.stdout("# " + $0 + "\n") }
+        do { try bed.setUp(count: 1) } catch {
+            FileHandleOutput.stderr("iavf-check bench downup-guest: set-up failed: \(error)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        defer { bed.tearDown() }
+        let counts = vlans.split(separator: ",").compactMap { Int($0) }
+        DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
+    }
+}
