@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IavfBench
 import IavfScenarios
+import IavfTrace
 import IavfVM
 
 /// `iavf-check bench downup`: interface down/up latency of both driver generations against
@@ -45,6 +46,9 @@ struct DownUpBenchCommand: ParsableCommand {
     @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
     var pfModule: String?
 
+    @Flag(help: "Boot nothing: analyse the traces an earlier run left in --output again.")
+    var reanalyse = false
+
     func validate() throws {
         guard iterations >= 1 && iterations <= 10_000 else { throw ValidationError("--iterations must be 1...10000") }
         guard !vlanCounts.isEmpty, vlanCounts.allSatisfy({ $0 >= 0 && $0 <= 8 }) else {
@@ -78,7 +82,8 @@ struct DownUpBenchCommand: ParsableCommand {
         var results: [KernelResult] = []
         for k in kernels {
             do {
-                results.append(try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
+                results.append(reanalyse ? try analyse(k, out: out, release: nil)
+                                         : try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
             } catch let e as VMError {
                 FileHandleOutput.stderr("iavf-check: \(k): \(e)\n")
                 throw ExitCode(ExitStatus.environment)
@@ -117,13 +122,19 @@ struct DownUpBenchCommand: ParsableCommand {
         guard outcome.result.stdoutText.contains("WATCH_EXIT=") else {
             throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")
         }
-        let cycles = try DownUpAnalysis.cycles(trace: "\(out)/downup-\(k).jsonl", dev: "10000:00:00.0")
+        return try analyse(k, out: out, release: outcome.kernel.release)
+    }
+
+    private func analyse(_ k: String, out: String, release: String?) throws -> KernelResult {
+        let trace = "\(out)/downup-\(k).jsonl"
+        let cycles = try DownUpAnalysis.cycles(trace: trace, dev: "10000:00:00.0")
         var checker = "?"
         if let d = FileManager.default.contents(atPath: "\(out)/downup-watch-\(k).json"),
            let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
             checker = "\(obj["verdict"] as? String ?? "?") (\((obj["counts"] as? [String: Int] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")))"
         }
-        return KernelResult(name: k, release: outcome.kernel.release, stats: DownUpAnalysis.stats(cycles),
+        let rel = try release ?? TraceReader(path: trace).header.kernel ?? "?"
+        return KernelResult(name: k, release: rel, stats: DownUpAnalysis.stats(cycles),
                             wallWith: Self.meanUpMs("\(out)/downup-probes-\(k).txt"),
                             wallWithout: Self.meanUpMs("\(out)/downup-noprobes-\(k).txt"), checker: checker)
     }

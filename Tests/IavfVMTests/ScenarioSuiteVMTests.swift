@@ -52,5 +52,31 @@ struct ScenarioSuiteVMTests {
         }
         #expect(unpatched["checker_verdict"] as? String == "fail")
     }
+
+    @Test("bench downup: the patched driver sends no VLAN message on down/up, the unpatched one a DEL and an ADD")
+    func downUpBench() throws {
+        try #require(PFVMTestEnvironment.ready,
+                     "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
+        let out = try TempDir("iavf-downup")
+        defer { out.cleanup() }
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("iavf-check").path
+        let r = try Subprocess.run(bin, ["bench", "downup", "--vlans", "0,8", "--iterations", "3", "-o", out.path,
+                                         "--pf-module", PFVMTestEnvironment.packageRoot + "/pf-module"])
+        print("bench downup (3 cycles):\n\(r.stdout)")
+        #expect(r.status == 0, "\(r.stderr.suffix(2000))")
+        let data = try #require(FileManager.default.contents(atPath: out.file("downup.json")))
+        let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let kernels = try #require(json["kernels"] as? [[String: Any]])
+        func count(_ k: String, _ vlans: Int) -> [String: Any]? {
+            (kernels.first { $0["kernel"] as? String == k }?["counts"] as? [[String: Any]])?.first { $0["vlans"] as? Int == vlans }
+        }
+        #expect(count("patched", 8)?["vlan_messages_per_cycle"] as? Double == 0)
+        #expect(count("unpatched", 8)?["vlan_messages_per_cycle"] as? Double == 2, "spec 7: N = 8 costs 1 DEL + 1 ADD")
+        #expect(count("unpatched", 0)?["vlan_messages_per_cycle"] as? Double == 0)
+        for k in ["unpatched", "patched"] { #expect((count(k, 8)?["p50_ms"] as? Double ?? 0) > 0) }
+        #expect((kernels.first { $0["kernel"] as? String == "patched" }?["checker"] as? String ?? "").hasPrefix("pass"))
+        #expect(FileManager.default.fileExists(atPath: out.file("downup.svg")))
+    }
 }
 }
