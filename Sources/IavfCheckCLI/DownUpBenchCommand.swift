@@ -69,6 +69,8 @@ struct DownUpBenchCommand: ParsableCommand {
         var wallWith: Double
         var wallWithout: Double
         var checker: String
+        /// bpf_stats of the probe programs over the loop: (program, runs, ns per run).
+        var programStats: [(String, UInt64, Double)]
     }
 
     func run() throws {
@@ -108,7 +110,8 @@ struct DownUpBenchCommand: ParsableCommand {
         n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
         modprobe 8021q; modprobe iavf
         \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
-        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 -- \(loop) > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
+        echo 1 > /proc/sys/kernel/bpf_stats_enabled
+        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
         echo "WATCH_EXIT=$?"
         kill -TERM $PF; wait $PF
         """
@@ -134,9 +137,19 @@ struct DownUpBenchCommand: ParsableCommand {
             checker = "\(obj["verdict"] as? String ?? "?") (\((obj["counts"] as? [String: Int] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")))"
         }
         let rel = try release ?? TraceReader(path: trace).header.kernel ?? "?"
+        var progs: [(String, UInt64, Double)] = []
+        if let d = FileManager.default.contents(atPath: "\(out)/downup-stats-\(k).json"),
+           let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
+            for p in obj["program_stats"] as? [[String: Any]] ?? [] {
+                guard let name = p["name"] as? String, let runs = (p["runs"] as? NSNumber)?.uint64Value, runs > 0,
+                      let ns = (p["ns_per_run"] as? NSNumber)?.doubleValue else { continue }
+                progs.append((name, runs, ns))
+            }
+        }
         return KernelResult(name: k, release: rel, stats: DownUpAnalysis.stats(cycles),
                             wallWith: Self.meanUpMs("\(out)/downup-probes-\(k).txt"),
-                            wallWithout: Self.meanUpMs("\(out)/downup-noprobes-\(k).txt"), checker: checker)
+                            wallWithout: Self.meanUpMs("\(out)/downup-noprobes-\(k).txt"), checker: checker,
+                            programStats: progs.sorted { $0.0 < $1.0 })
     }
 
     /// Mean of the `up_ms` wall-clock figures the guest loop printed.
@@ -169,6 +182,10 @@ struct DownUpBenchCommand: ParsableCommand {
         for r in rs {
             s += "\n\(r.name): probes' overhead on the wall-clock up time: \(f(r.wallWith)) ms with, \(f(r.wallWithout)) ms without (\(r.wallWithout > 0 ? String(format: "%.2f", r.wallWith / r.wallWithout) : "-")x); checker: \(r.checker)"
         }
+        for r in rs where !r.programStats.isEmpty {
+            s += "\n\n\(r.name): bpf_stats over the loop (ns per program run):"
+            for (n, runs, ns) in r.programStats { s += "\n  \(n.padded(28)) \(String(runs).padded(8)) runs  \(f(ns)) ns" }
+        }
         return s + "\n\nplot: \(out)/downup.svg\n"
     }
 
@@ -178,6 +195,7 @@ struct DownUpBenchCommand: ParsableCommand {
             "service_us": serviceUs, "iterations": iterations,
             "kernels": rs.map { r -> [String: Any] in [
                 "kernel": r.name, "release": r.release, "checker": r.checker,
+                "program_stats": r.programStats.map { ["program": $0.0, "runs": $0.1, "ns_per_run": num($0.2)] as [String: Any] },
                 "wall_up_ms_with_probes": num(r.wallWith), "wall_up_ms_without_probes": num(r.wallWithout),
                 "counts": r.stats.map { st -> [String: Any] in [
                     "vlans": st.vlans, "cycles": st.cycles, "p50_ms": num(st.p50Ms), "p90_ms": num(st.p90Ms),
