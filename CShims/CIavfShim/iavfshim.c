@@ -838,7 +838,9 @@ long iavfshim_selftest_trigger(uint64_t mode, uint64_t param, uint64_t count)
 		       (unsigned long)param, (unsigned long)count, 0UL);
 }
 
-struct c_consumer {
+struct iavfshim_c_consumer {
+	iavfshim_object *obj;
+	struct ring_buffer *rb;
 	uint64_t received;
 	uint64_t checksum;
 	uint64_t target;
@@ -846,7 +848,7 @@ struct c_consumer {
 
 static int c_consume_one(void *ctx, void *data, size_t size)
 {
-	struct c_consumer *c = ctx;
+	struct iavfshim_c_consumer *c = ctx;
 	const struct iavf_ev_hdr *h = data;
 	if (size < sizeof(*h) || h->size != size)
 		return -EINVAL;
@@ -860,42 +862,71 @@ static int c_consume_one(void *ctx, void *data, size_t size)
 	return c->received >= c->target ? 1 : 0;
 }
 
-static uint64_t mono_ms(void)
+static uint64_t mono_ns(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
-int iavfshim_bench_c_consume(iavfshim_object *obj, const char *map, const char *drops_map, uint64_t target,
-			     int timeout_ms, uint64_t *received, uint64_t *checksum)
+int iavfshim_c_consumer_new(iavfshim_object *obj, const char *map, iavfshim_c_consumer **out)
 {
-	struct c_consumer c = { .target = target };
+	*out = NULL;
 	int fd = iavfshim_map_fd(obj, map);
 	if (fd < 0)
 		return fd;
-	struct ring_buffer *rb = ring_buffer__new(fd, c_consume_one, &c, NULL);
-	if (!rb)
-		return neg_errno(EINVAL);
-	uint64_t deadline = mono_ms() + (uint64_t)timeout_ms;
+	iavfshim_c_consumer *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	errno = 0;
+	c->rb = ring_buffer__new(fd, c_consume_one, c, NULL);
+	if (!c->rb) {
+		int err = neg_errno(EINVAL);
+		free(c);
+		return err;
+	}
+	c->obj = obj;
+	*out = c;
+	return 0;
+}
+
+int iavfshim_c_consumer_run(iavfshim_c_consumer *c, const char *drops_map, uint64_t target, int timeout_ms,
+			    bool busy, uint64_t *received, uint64_t *checksum, uint64_t *ns)
+{
+	c->received = 0;
+	c->checksum = 0;
+	c->target = target;
 	uint64_t drops0 = 0, drops = 0;
-	bool have_drops = drops_map && iavfshim_percpu_u64_sum(obj, drops_map, 0, &drops0) == 0;
+	bool have_drops = drops_map && iavfshim_percpu_u64_sum(c->obj, drops_map, 0, &drops0) == 0;
+	drops = drops0;
+	uint64_t t0 = mono_ns();
+	uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ULL;
 	int err = 0;
-	while (c.received + (drops - drops0) < target) {
-		if (have_drops && iavfshim_percpu_u64_sum(obj, drops_map, 0, &drops) != 0)
-			drops = drops0;
-		int n = ring_buffer__poll(rb, 50);
+	while (c->received + (drops - drops0) < target) {
+		int n = ring_buffer__poll(c->rb, busy ? 0 : 50);
 		if (n < 0 && n != -EINTR) {
 			err = n;
 			break;
 		}
-		if (mono_ms() > deadline) {
+		if (c->received >= target)
+			break;
+		if (have_drops && iavfshim_percpu_u64_sum(c->obj, drops_map, 0, &drops) != 0)
+			drops = drops0;
+		if (mono_ns() > deadline) {
 			err = -ETIMEDOUT;
 			break;
 		}
 	}
-	ring_buffer__free(rb);
-	*received = c.received;
-	*checksum = c.checksum;
+	*ns = mono_ns() - t0;
+	*received = c->received;
+	*checksum = c->checksum;
 	return err;
+}
+
+void iavfshim_c_consumer_free(iavfshim_c_consumer *c)
+{
+	if (!c)
+		return;
+	ring_buffer__free(c->rb);
+	free(c);
 }

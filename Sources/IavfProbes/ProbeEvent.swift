@@ -183,36 +183,47 @@ public struct ProbeEventDecoder: Sendable {
     public init(names: KernelNames = .empty) { self.names = names }
 
     /// The last device decoded: records of one adapter repeat its names, and building two
-    /// Strings per record was the consumer's largest cost (bench pipeline).
+    /// Strings per record was the consumer's largest cost (bench pipeline). The names are
+    /// compared as C strings: BPF writes only up to the NUL, the bytes after it are
+    /// whatever the ring buffer held before.
     private final class DeviceCache: @unchecked Sendable {
         var key: UInt64 = 0
         var ifindex: Int32 = 0
-        var names = [UInt8](repeating: 0, count: 0)
+        var ifname = iavf_ev_hdr().ifname
+        var bus = iavf_ev_hdr().bus
         var device: ProbeDevice?
     }
     private let deviceCache = DeviceCache()
 
-    private func device(_ h: iavf_ev_hdr) -> ProbeDevice {
-        var ifname = h.ifname, busName = h.bus
+    @inline(__always)
+    private func device(_ h: UnsafeRawBufferPointer) -> ProbeDevice {
         let c = deviceCache
-        return withUnsafeBytes(of: &ifname) { ifn in
-            withUnsafeBytes(of: &busName) { bus in
-                if let d = c.device, c.key == h.dev_key, c.ifindex == h.ifindex, c.names.count == ifn.count + bus.count,
-                   c.names.withUnsafeBytes({ memcmp($0.baseAddress!, ifn.baseAddress!, ifn.count) == 0
-                       && memcmp($0.baseAddress! + ifn.count, bus.baseAddress!, bus.count) == 0 }) {
-                    return d
-                }
-                let d = ProbeDevice(key: h.dev_key, ifindex: h.ifindex, ifname: cString(h.ifname), bus: cString(h.bus))
-                c.key = h.dev_key
-                c.ifindex = h.ifindex
-                c.names = Array(ifn) + Array(bus)
-                c.device = d
-                return d
-            }
+        let key = h.loadUnaligned(fromByteOffset: Self.devKeyOffset, as: UInt64.self)
+        let ifindex = h.loadUnaligned(fromByteOffset: Self.ifindexOffset, as: Int32.self)
+        let ifn = h.baseAddress!.advanced(by: Self.ifnameOffset).assumingMemoryBound(to: CChar.self)
+        let bus = h.baseAddress!.advanced(by: Self.busOffset).assumingMemoryBound(to: CChar.self)
+        if let d = c.device, c.key == key, c.ifindex == ifindex,
+           withUnsafeBytes(of: &c.ifname, { strncmp($0.baseAddress!.assumingMemoryBound(to: CChar.self), ifn, Self.nameLength) == 0 }),
+           withUnsafeBytes(of: &c.bus, { strncmp($0.baseAddress!.assumingMemoryBound(to: CChar.self), bus, Self.nameLength) == 0 }) {
+            return d
         }
+        let hdr = h.loadUnaligned(as: iavf_ev_hdr.self)
+        let d = ProbeDevice(key: key, ifindex: ifindex, ifname: cString(hdr.ifname), bus: cString(hdr.bus))
+        c.key = key
+        c.ifindex = ifindex
+        c.ifname = hdr.ifname
+        c.bus = hdr.bus
+        c.device = d
+        return d
     }
 
-    static let hdrSize = MemoryLayout<iavf_ev_hdr>.size
+    static var devKeyOffset: Int { Int(IAVFSHIM_HDR_DEV_KEY) }
+    static var ifindexOffset: Int { Int(IAVFSHIM_HDR_IFINDEX) }
+    static var ifnameOffset: Int { Int(IAVFSHIM_HDR_IFNAME) }
+    static var busOffset: Int { Int(IAVFSHIM_HDR_BUS) }
+    static var nameLength: Int { Int(IAVF_EV_NAME_LEN) }
+
+    static var hdrSize: Int { Int(IAVFSHIM_HDR_SIZE) }
 
     public func decode(_ buf: UnsafeRawBufferPointer) throws -> ProbeEvent {
         guard buf.count >= Self.hdrSize else { throw ProbeDecodeError.tooShort(size: buf.count) }
@@ -226,7 +237,7 @@ public struct ProbeEventDecoder: Sendable {
         var ev = ProbeEvent(
             kind: kind, phase: phase, cpu: h.cpu, pid: h.pid, tid: h.tid,
             timestampNs: h.ts_ns, cpuDrops: h.cpu_drops,
-            device: device(h),
+            device: device(buf),
             ret: flags & UInt32(IAVF_EVF_HAS_RET) != 0 ? h.ret : nil,
             synthetic: flags & UInt32(IAVF_EVF_SYNTHETIC) != 0,
             payload: .none)

@@ -106,6 +106,11 @@ public final class ProbePipeline {
         try finish()
     }
 
+    /// Hand whatever is in the ring buffer to the handler now, without waiting.
+    public func drainPending() throws {
+        _ = try ring?.consume()
+    }
+
     /// Detach, drain the ring buffer into the handler, and emit a `lost` for drops
     /// not yet reported. Safe to call more than once.
     public func finish() throws {

@@ -60,6 +60,29 @@ struct DecoderTests {
         #expect(e.device.traceName == "enp1s0v0")
     }
 
+    @Test("the device cache compares names as C strings: bytes after the NUL do not matter, a new name does")
+    func deviceCacheIgnoresBytesAfterNul() throws {
+        let decoder = ProbeEventDecoder(names: .selftest)
+        func run(_ h: iavf_ev_hdr) throws -> ProbeDevice {
+            try bytes(of: h).withUnsafeBytes { try decoder.decode($0) }.device
+        }
+        var h = header(kind: .down, phase: .exit, size: MemoryLayout<iavf_ev_hdr>.size)
+        let first = try run(h)
+        // BPF writes names up to the NUL; the rest is whatever the ring held before.
+        withUnsafeMutableBytes(of: &h.ifname) { $0[12] = 0x41; $0[15] = 0x7f }
+        withUnsafeMutableBytes(of: &h.bus) { $0[14] = 0x33 }
+        #expect(try run(h) == first)
+        setCString(&h.ifname, "enp1s0v1")
+        let renamed = try run(h)
+        #expect(renamed.ifname == "enp1s0v1" && renamed.bus == "0000:41:01.0")
+        h.ifindex = 8
+        #expect(try run(h).ifindex == 8)
+        h.dev_key &+= 1
+        #expect(try run(h).key == h.dev_key)
+        setCString(&h.bus, "")
+        #expect(try run(h).traceName == "enp1s0v1")
+    }
+
     @Test("V2 send: VIDs with their tpid; V1 send: tpid 33024")
     func sendDecoding() throws {
         var r = iavf_ev_send()

@@ -181,6 +181,20 @@ struct HostPipelineTests {
         #expect(bpftoolShows(link: links[0]) != true)
     }
 
+    @Test("bench pipeline: every record of every run is received or counted lost, drains are complete")
+    func pipelineBenchAccounts() throws {
+        try Privilege.requireRoot()
+        let r = try PipelineBench.run(events: 50_000, burst: 64, rounds: 3, ringBufferBytes: 1 << 22)
+        #expect(r.rounds == 3 && r.c_drain_rounds.count == 3 && r.swift_drain_rounds.count == 3)
+        #expect(r.drain_events > 30_000)
+        #expect(r.c_drain_rounds.allSatisfy { $0 > 0 } && r.swift_drain_rounds.allSatisfy { $0 > 0 })
+        // The paced run ends only when every record is accounted for.
+        #expect(r.swift_received_at_c_rate + r.swift_lost_at_c_rate == r.events)
+        #expect(r.lost == r.c_lost + r.swift_lost_at_c_rate)
+        #expect(r.target_met == (r.ratio >= PipelineBench.targetRatio && r.lost == 0))
+        #expect(r.c_events_per_s > 0 && r.swift_events_per_s > 0)
+    }
+
     func waitGone(programs: [UInt32], links: [UInt32]) -> Bool {
         for _ in 0..<100 {
             let progsLeft = programs.filter { id in

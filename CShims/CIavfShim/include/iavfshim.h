@@ -142,15 +142,33 @@ int iavfshim_stop_requested(void); /* the signal number, or 0 */
 void iavfshim_stop_reset(void);
 void iavfshim_stop_request(int signo); /* the same from code (tests, timers) */
 
+/* ---- record layout for the Swift decoder --------------------------------------
+ * Offsets as constants: Swift reads them without lazy-initialised globals on the
+ * per-record path. */
+enum {
+	IAVFSHIM_HDR_SIZE = sizeof(struct iavf_ev_hdr),
+	IAVFSHIM_HDR_DEV_KEY = offsetof(struct iavf_ev_hdr, dev_key),
+	IAVFSHIM_HDR_IFINDEX = offsetof(struct iavf_ev_hdr, ifindex),
+	IAVFSHIM_HDR_IFNAME = offsetof(struct iavf_ev_hdr, ifname),
+	IAVFSHIM_HDR_BUS = offsetof(struct iavf_ev_hdr, bus),
+};
+
 /* ---- selftest / bench -------------------------------------------------------- */
 long iavfshim_selftest_syscall_nr(void);
 /* prctl(IAVF_SELFTEST_MAGIC, mode, param, count): what selftest.bpf.c reacts to. */
 long iavfshim_selftest_trigger(uint64_t mode, uint64_t param, uint64_t count);
-/* The practical limit: a C consumer that counts and checks the records of a ring
- * buffer map until `target` records were received or dropped (per-CPU counter
- * drops_map, may be NULL), or timeout_ms; returns 0 or -errno. */
-int iavfshim_bench_c_consume(iavfshim_object *obj, const char *map, const char *drops_map, uint64_t target,
-			     int timeout_ms, uint64_t *received, uint64_t *checksum);
+/* The practical limit: a C consumer that only counts and checksums the records of
+ * a ring buffer map. It keeps its own ring_buffer (mapped once) so repeated runs
+ * measure consumption, not set-up. */
+typedef struct iavfshim_c_consumer iavfshim_c_consumer;
+int iavfshim_c_consumer_new(iavfshim_object *obj, const char *map, iavfshim_c_consumer **out);
+/* Consume until `target` records were received or dropped (per-CPU counter drops_map,
+ * may be NULL), or timeout_ms passed (-ETIMEDOUT). `busy`: poll with a zero timeout
+ * (a drain of a pre-filled ring) instead of sleeping in epoll. `ns`: time spent, from
+ * the first poll. Returns 0 or -errno. */
+int iavfshim_c_consumer_run(iavfshim_c_consumer *c, const char *drops_map, uint64_t target, int timeout_ms,
+			    bool busy, uint64_t *received, uint64_t *checksum, uint64_t *ns);
+void iavfshim_c_consumer_free(iavfshim_c_consumer *c);
 
 #ifdef __cplusplus
 }
