@@ -30,7 +30,8 @@ struct PFCommand: ParsableCommand {
           drop OP              act on the next OP, never answer it
           delay OP MS          act on the next OP, answer it MS milliseconds later
           reset                PF-initiated reset (RESET_IMPENDING, then the reset)
-          link up|down        port link change
+          link up|down         port link change
+          clear                forget faults not yet triggered
         each optionally followed by vf=N (default: every VF). OP is a name such as ADD_VLAN_V2.
 
         Example (in the guest):

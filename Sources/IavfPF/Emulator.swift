@@ -17,9 +17,11 @@ public enum PFFault: Equatable, Sendable {
     case reset
     /// Port link change (LINK_CHANGE event).
     case link(up: Bool)
+    /// Forget the VF's faults not yet triggered (between stress attempts).
+    case clear
 
     /// Parses "reject ADD_VLAN_V2 [-5]", "drop DEL_VLAN_V2", "delay ADD_VLAN_V2 300", "reset",
-    /// "link down", "link up"; an optional trailing "vf=N" selects one VF (default: all).
+    /// "link down", "link up", "clear"; an optional trailing "vf=N" selects one VF (default: all).
     public static func parse(_ line: String) throws -> (PFFault, vf: Int?) {
         var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         var vf: Int?
@@ -42,11 +44,12 @@ public enum PFFault: Equatable, Sendable {
             guard words.count > 2, let ms = Int(words[2]), ms >= 0 else { throw TransportError("'\(line)': delay OP MILLISECONDS") }
             return (.delay(op: try op(1), ms: ms), vf)
         case "reset": return (.reset, vf)
+        case "clear": return (.clear, vf)
         case "link":
             guard words.count > 1, ["up", "down"].contains(words[1]) else { throw TransportError("'\(line)': link up|down") }
             return (.link(up: words[1] == "up"), vf)
         default:
-            throw TransportError("unknown fault '\(line)' (reject OP [STATUS] | drop OP | delay OP MS | reset | link up|down, then optional vf=N)")
+            throw TransportError("unknown fault '\(line)' (reject OP [STATUS] | drop OP | delay OP MS | reset | link up|down | clear, then optional vf=N)")
         }
     }
 }
@@ -136,6 +139,9 @@ public final class PFEmulator {
         for u in targets {
             switch fault {
             case .reset: pfInitiatedReset(u)
+            case .clear:
+                if !u.faults.isEmpty { log("vf\(u.state.index): \(u.faults.count) pending fault(s) cleared") }
+                u.faults.removeAll()
             case .link(let up):
                 u.state.linkUp = up
                 log("vf\(u.state.index): link \(up ? "up" : "down")")

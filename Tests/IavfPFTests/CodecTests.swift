@@ -155,6 +155,7 @@ struct CodecTests {
         #expect(try PFFault.parse("delay ADD_VLAN 300").0 == .delay(op: 12, ms: 300))
         #expect(try PFFault.parse("link down").0 == .link(up: false))
         #expect(try PFFault.parse("reset vf=0") == (.reset, 0))
+        #expect(try PFFault.parse("clear vf=1") == (.clear, 1))
         #expect(throws: TransportError.self) { try PFFault.parse("reject NO_SUCH_OP") }
         #expect(throws: TransportError.self) { try PFFault.parse("explode") }
         #expect(throws: TransportError.self) { try PFFault.parse("link sideways") }
