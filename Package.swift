@@ -52,7 +52,7 @@ let package = Package(
         // Live recording: probe records, command output and the clock in, contract events out.
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
-        .target(name: "IavfScenarios", path: "Sources/IavfScenarios"),
+        .target(name: "IavfScenarios", dependencies: ["IavfModel"], path: "Sources/IavfScenarios"),
         // Down/up latency from probe traces: cycles, HdrHistogram percentiles, the SVG plot.
         .target(name: "IavfBench", dependencies: ["IavfTrace", "IavfModel",
                                                   .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -79,6 +79,7 @@ let package = Package(
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel"], path: "Tests/IavfPFTests"),
+        .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios"], path: "Tests/IavfScenariosTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],

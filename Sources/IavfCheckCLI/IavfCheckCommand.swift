@@ -32,6 +32,7 @@ public struct IavfCheckCommand: ParsableCommand {
             WatchCommand.self,
             VMCommand.self,
             SuiteCommand.self,
+            StressCommand.self,
             PFCommand.self,
         ]
     )

@@ -1,4 +1,5 @@
 import Foundation
+import IavfModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -172,7 +173,7 @@ public enum ScenarioCatalog {
         },
         .init(name: "state: add/del storm (200 ops, 5 VIDs)") { c in
             var have = Set<UInt16>()
-            var rng = SplitMix(seed: 200)
+            var rng = SplitMix64(seed: 200)
             for _ in 0..<200 {
                 let v = five[Int(rng.next() % 5)]
                 if have.contains(v) { try c.del(v); have.remove(v) } else { try c.add(v); have.insert(v) }
@@ -238,17 +239,4 @@ public enum ScenarioCatalog {
             try c.add(100); try c.expect([100])
         },
     ]
-}
-
-/// Deterministic randomness for the storm case.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

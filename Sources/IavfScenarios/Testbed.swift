@@ -66,6 +66,28 @@ public final class Testbed {
         for vf in vfs { _ = Shell.run(["ip", "netns", "del", vf.netns]) }
     }
 
+    /// Moves VF `i`'s netdev into namespace `ns` (created if missing) and brings it up there.
+    /// The move closes the device and unregisters its VLAN devices.
+    public func move(_ i: Int, to ns: String) throws {
+        if !Shell.run(["ip", "netns", "list"]).output.split(separator: "\n").contains(where: { $0.split(separator: " ").first.map(String.init) == ns }) {
+            try check(Shell.run(["ip", "netns", "add", ns]), "ip netns add \(ns)")
+        }
+        let vf = vfs[i]
+        try check(ip(vf, "link", "set", vf.ifname, "netns", ns), "move \(vf.ifname) to \(ns)")
+        vfs[i].netns = ns
+        try check(ip(vfs[i], "link", "set", vf.ifname, "up"), "ip link set \(vf.ifname) up in \(ns)")
+    }
+
+    /// Unbinds VF `i` from iavf and binds it again: a new netdev with an empty filter list,
+    /// moved into `namespace` (default: where the VF was) and brought up.
+    public func rebind(_ i: Int, into namespace: String? = nil) throws {
+        let pci = vfs[i].pci
+        guard Shell.write(pci, to: "/sys/bus/pci/drivers/iavf/unbind") else { throw ScenarioError("unbind \(pci) failed") }
+        guard Shell.write(pci, to: "/sys/bus/pci/drivers/iavf/bind") else { throw ScenarioError("bind \(pci) failed") }
+        if let namespace { vfs[i].netns = namespace }
+        try rediscover(i)
+    }
+
     /// After an unbind/bind the netdev is new and back in the initial namespace.
     public func rediscover(_ i: Int, timeout: Double = 20) throws {
         let pci = vfs[i].pci

@@ -1,0 +1,67 @@
+import Foundation
+import IavfVM
+
+/// A guest with the emulated PF running and the stock iavf bound to its VFs: builds
+/// avfpf.ko against the kernel's headers (cached), boots the kernel under QEMU with the
+/// PF's DMA window reserved, starts `iavf-check pf`, loads 8021q and iavf, runs `job`
+/// (shell), stops the PF and saves dmesg. What `suite`, `stress` and `bench downup` share.
+struct EmulatedPFGuest {
+    var kernel: String
+    var out: String
+    var moduleDir: String
+    var exe: String
+    var timeout: Double
+    /// Names the PF's log, trace and dmesg files: pf-TAG.log, pf-TAG.jsonl, dmesg-TAG.txt.
+    var tag: String
+    /// Extra arguments for `iavf-check pf`.
+    var pfArguments = ""
+
+    var pfTrace: String { "\(out)/pf-\(tag).jsonl" }
+    static let pfControl = "/tmp/pf.ctl"
+
+    struct Outcome {
+        var release: String
+        /// The job's exit status, or nil when the guest never reached its end.
+        var jobExit: Int32?
+        var stdout: String
+        var stderr: String
+    }
+
+    func run(job: String) throws -> Outcome {
+        let progress = VMProgress(enabled: true)
+        let prepared = try KernelStore(progress: progress).prepare(try KernelSpec.parse(kernel))
+        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
+        FileHandleOutput.stderr("iavf-check: \(kernel) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built")\n")
+        let script = """
+        set -u
+        "$IAVF_CHECK" pf -q \(pfArguments) --trace "\(pfTrace)" --ready /tmp/pf.ready --control \(Self.pfControl) 2>"$OUT/pf-\(tag).log" &
+        PF=$!
+        n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
+        modprobe 8021q; modprobe iavf
+        \(job)
+        echo "JOB_EXIT=$?"
+        kill -TERM $PF; wait $PF
+        dmesg > "$OUT/dmesg-\(tag).txt"
+        """
+        var options = VirtualMachine.Options(kernel: kernel, command: ["sh", "-c", script])
+        options.timeout = timeout
+        options.kernelArguments = ["memmap=2M$0x7e000000"]
+        options.insmodFiles = [module.path]
+        options.writableDirectories = [out]
+        options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
+        let outcome = try VirtualMachine(progress: progress).run(options)
+        let stdout = outcome.result.stdoutText
+        let exit = stdout.split(separator: "\n").last { $0.hasPrefix("JOB_EXIT=") }.flatMap { Int32($0.dropFirst(9)) }
+        return Outcome(release: outcome.kernel.release, jobExit: exit, stdout: stdout, stderr: outcome.result.stderrText)
+    }
+
+    /// pf-module/ of this checkout, found from the working directory or the executable.
+    static func findModuleSources() -> String? {
+        var candidates = [FileManager.default.currentDirectoryPath + "/pf-module"]
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 { candidates.append(dir.path + "/pf-module"); dir = dir.deletingLastPathComponent() }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/avfpf.c") }
+    }
+
+    static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+}

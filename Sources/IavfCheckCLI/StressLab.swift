@@ -1,0 +1,174 @@
+import Foundation
+import IavfChecker
+import IavfModel
+import IavfProbes
+import IavfRecorder
+import IavfScenarios
+import IavfTrace
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The guest side of `stress`: one probe session for the whole run; each attempt resets
+/// the testbed, records the ops with a fresh recorder and checker, and returns what the
+/// checker found. The ring buffer is polled on this thread the whole time (the ops and
+/// the resets run on a worker), so nothing is lost between attempts either.
+final class StressLab {
+    struct Attempt {
+        var number: Int
+        var ops: [StressOp]
+        var outcomes: [String]
+        var report: CheckReport?
+        var trace: String
+        /// For each finding's seq, the op (1-based) whose mark came last before it.
+        var opOfFinding: [Int64: Int]
+        var settled: Bool
+
+        var violations: [Finding] { report?.findings.filter { $0.severity == .violation } ?? [] }
+        var lost: Bool { report?.verdict == .inconclusive }
+        func has(_ signature: String) -> Bool { violations.contains { StressLab.signature($0) == signature } }
+    }
+
+    let session: IavfProbeSession
+    let executor: StressExecutor
+    let out: String
+    let settleNs: UInt64
+    let settleTimeout: Double
+    let log: (String) -> Void
+    private(set) var attempts = 0
+    private var handler: (ProbeStreamItem) throws -> Void = { _ in }
+    private var failure: Error?
+
+    init(executor: StressExecutor, out: String, settleMs: Int = 300, settleTimeout: Double = 20,
+         log: @escaping (String) -> Void) throws {
+        guard geteuid() == 0 else { throw EnvironmentProblem("stress needs root (it attaches BPF probes)") }
+        guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/iavf") else {
+            throw EnvironmentProblem("iavf module BTF not found: load the driver first (modprobe iavf)")
+        }
+        do {
+            session = try IavfProbeSession()
+        } catch {
+            throw EnvironmentProblem("could not load and attach the iavf probes: \(error)\n`iavf-check doctor` shows which probe fails and why")
+        }
+        self.executor = executor
+        self.out = out
+        self.settleNs = UInt64(settleMs) * 1_000_000
+        self.settleTimeout = settleTimeout
+        self.log = log
+        try session.pipeline.setHandler { [unowned self] item in
+            do { try self.handler(item) } catch { self.failure = error; return false }
+            return true
+        }
+    }
+
+    func close() {
+        try? session.pipeline.finish()
+        session.close()
+    }
+
+    var generation: Generation? {
+        session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
+    }
+
+    /// "ghost-filter(R1)": what a shrunk sequence must reproduce.
+    static func signature(_ f: Finding) -> String {
+        f.rule.rawValue + (f.cause.map { "(\($0.rawValue))" } ?? "")
+    }
+
+    /// Runs `body` on a worker thread while this thread polls the probes; `done` is asked
+    /// after every poll, with the time the worker finished once it has.
+    private func whileRunning(_ body: @escaping () -> Void, done: (UInt64?) throws -> Bool) throws {
+        let finished = ManagedAtomicFlag()
+        let t = Thread {
+            body()
+            finished.set(monotonicNs())
+        }
+        t.start()
+        while true {
+            _ = try session.pipeline.pollOnce(timeoutMs: 20)
+            if let failure { throw failure }
+            if try done(finished.value) { break }
+        }
+    }
+
+    /// Resets the testbed, then runs `ops` with the recorder and the checker attached.
+    func attempt(_ ops: [StressOp]) throws -> Attempt {
+        attempts += 1
+        let number = attempts
+        var problem: String?
+        handler = { _ in }
+        try whileRunning({ problem = self.executor.reset() }, done: { $0 != nil })
+        if let problem { throw EnvironmentProblem("cannot bring the testbed back to its start state: \(problem)") }
+
+        let path = "\(out)/stress-attempt-\(number).jsonl"
+        var writer: TraceWriter?
+        var checker: Checker?
+        var settledCount = 0
+        var lastMark: (seq: Int64, op: Int)?
+        var opOfFinding: [Int64: Int] = [:]
+        let recorder = TraceRecorder(
+            generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
+            start: { h in
+                writer = try TraceWriter(path: path, header: h)
+                let c = Checker(header: h)
+                c.onFinding = { f in if let m = lastMark { opOfFinding[f.seq] = m.op } }
+                checker = c
+            },
+            emit: { e in
+                try writer?.write(e)
+                switch e.body {
+                case .settled: settledCount += 1
+                case .mark(let text, _):
+                    if let n = Self.opNumber(text) { lastMark = (e.seq, n) }
+                default: break
+                }
+                checker?.feed(e)
+            })
+        handler = { try recorder.handle($0) }
+        let marks = MarkQueue()
+        var outcomes: [String] = []
+        var settledAtDone: Int?
+        try whileRunning({
+            for (i, op) in ops.enumerated() {
+                marks.add("stress op \(i + 1): \(op)", nil)
+                outcomes.append(self.executor.run(op))
+            }
+        }, done: { finishedAt in
+            let now = monotonicNs()
+            for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
+            try recorder.tick(nowNs: now)
+            guard let finishedAt else { return false }
+            if settledAtDone == nil { settledAtDone = settledCount }
+            // Done once the driver has settled after the last op, or the budget is spent.
+            return settledCount > settledAtDone! || Double(now - finishedAt) / 1e9 > settleTimeout
+        })
+        let settled = settledCount > (settledAtDone ?? .max)
+        for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
+        try recorder.finish()
+        try writer?.close()
+        handler = { _ in }
+        return Attempt(number: number, ops: ops, outcomes: outcomes, report: checker?.finish(), trace: path,
+                       opOfFinding: opOfFinding, settled: settled)
+    }
+
+    /// What to shrink for: a race or residual hole (R*, S*, P-*) over a trait of the
+    /// unpatched design (U-*: every delete frees at send), so the minimal sequence shows
+    /// an interleaving rather than the design; otherwise the first violation.
+    static func preferredTarget(_ violations: [Finding]) -> Finding? {
+        violations.first { f in f.cause.map { !$0.rawValue.hasPrefix("U-") } ?? false } ?? violations.first
+    }
+
+    /// "stress op 12: add 104" -> 12.
+    static func opNumber(_ mark: String) -> Int? {
+        guard mark.hasPrefix("stress op "), let colon = mark.firstIndex(of: ":") else { return nil }
+        return Int(mark[mark.index(mark.startIndex, offsetBy: 10)..<colon])
+    }
+}
+
+/// A value set once from another thread.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: UInt64?
+    func set(_ v: UInt64) { lock.lock(); stored = v; lock.unlock() }
+    var value: UInt64? { lock.lock(); defer { lock.unlock() }; return stored }
+}
