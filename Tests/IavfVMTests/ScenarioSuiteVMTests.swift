@@ -78,5 +78,38 @@ struct ScenarioSuiteVMTests {
         #expect((kernels.first { $0["kernel"] as? String == "patched" }?["checker"] as? String ?? "").hasPrefix("pass"))
         #expect(FileManager.default.fileExists(atPath: out.file("downup.svg")))
     }
+
+    @Test("stress: a rejected DEL is a finding on unpatched, shrunk to the three ops that make it; patched keeps the filter and passes")
+    func stressReplayAndShrink() throws {
+        try #require(PFVMTestEnvironment.ready,
+                     "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
+        let out = try TempDir("iavf-stress")
+        defer { out.cleanup() }
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("iavf-check").path
+        // Three ops matter (add 100, the PF refuses the next DEL, del 100); the rest is noise.
+        let replay = "add 101; add 100; wait 20; add 103; reject-del; wait 5; del 100; add 102; wait 50"
+        let r = try Subprocess.run(bin, ["stress", "--kernel", "both", "--replay", replay, "--tries", "1",
+                                         "--shrink-attempts", "24", "--confirm", "1", "-o", out.path, "--format", "json",
+                                         "--pf-module", PFVMTestEnvironment.packageRoot + "/pf-module"])
+        print("stress --replay (exit \(r.status)):\n\(r.stdout.prefix(6000))")
+        #expect(r.status == 1, "a violation on unpatched: exit 1\n\(r.stderr.suffix(2000))")
+        let reports = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(reports.map { $0["kernel"] as? String } == ["unpatched", "patched"])
+        guard reports.count == 2 else { return }
+        let u = reports[0], p = reports[1]
+        #expect(u["verdict"] as? String == "fail")
+        #expect(u["target"] as? String == "untracked-hw-filter(R4)")
+        let minimal = u["minimal"] as? [String] ?? []
+        let core = ["add 100", "reject-del", "del 100"]
+        #expect(minimal.filter { core.contains($0) } == core, "minimal keeps the three ops in order: \(minimal)")
+        #expect(minimal.count <= 4, "minimal: \(minimal)")
+        #expect(u["confirmed"] as? Int == 1)
+        let findings = u["findings"] as? [[String: Any]] ?? []
+        #expect(findings.contains { $0["rule"] as? String == "untracked-hw-filter" && $0["vid"] as? Int == 100 && $0["op"] != nil })
+        #expect(FileManager.default.fileExists(atPath: u["minimal_trace"] as? String ?? u["minimalTrace"] as? String ?? "/nonexistent"))
+        #expect(p["verdict"] as? String == "pass", "patched findings: \(p["findings"] ?? "")")
+        #expect(p["generation"] as? String == "patched" && u["generation"] as? String == "unpatched")
+    }
 }
 }
