@@ -76,11 +76,11 @@ struct DownUpBenchCommand: ParsableCommand {
     func run() throws {
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        guard let moduleDir = pfModule ?? SuiteRunCommand.findModuleSources() else {
+        guard let moduleDir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
             FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the checkout or pass --pf-module DIR\n")
             throw ExitCode(ExitStatus.environment)
         }
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let exe = EmulatedPFGuest.executable
         var results: [KernelResult] = []
         for k in kernels {
             do {
@@ -99,33 +99,19 @@ struct DownUpBenchCommand: ParsableCommand {
     }
 
     private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelResult {
-        let progress = VMProgress(enabled: true)
-        let prepared = try KernelStore(progress: progress).prepare(try KernelSpec.parse(k))
-        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
-        let loop = "\"$IAVF_CHECK\" bench downup-guest --pf-control /tmp/pf.ctl --pf-trace \"$OUT/pf-downup-\(k).jsonl\" --vlans \(vlans) --iterations \(iterations)"
-        let script = """
-        set -u
-        "$IAVF_CHECK" pf -q --service-us \(serviceUs) --trace "$OUT/pf-downup-\(k).jsonl" --ready /tmp/pf.ready --control /tmp/pf.ctl 2>"$OUT/pf-downup-\(k).log" &
-        PF=$!
-        n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
-        modprobe 8021q; modprobe iavf
+        let loop = "\"$IAVF_CHECK\" bench downup-guest --pf-control \(EmulatedPFGuest.pfControl) --pf-trace \"$OUT/pf-downup-\(k).jsonl\" --vlans \(vlans) --iterations \(iterations)"
+        let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)",
+                                    pfArguments: "--service-us \(serviceUs)")
+        // The loop once without probes (wall time), then under watch with BPF run-time stats on.
+        let outcome = try guest.run(job: """
         \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
         echo 1 > /proc/sys/kernel/bpf_stats_enabled
         "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
-        echo "WATCH_EXIT=$?"
-        kill -TERM $PF; wait $PF
-        """
-        var options = VirtualMachine.Options(kernel: k, command: ["sh", "-c", script])
-        options.timeout = 3600
-        options.kernelArguments = ["memmap=2M$0x7e000000"]
-        options.insmodFiles = [module.path]
-        options.writableDirectories = [out]
-        options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
-        let outcome = try VirtualMachine(progress: progress).run(options)
-        guard outcome.result.stdoutText.contains("WATCH_EXIT=") else {
+        """)
+        guard outcome.jobExit != nil else {
             throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")
         }
-        return try analyse(k, out: out, release: outcome.kernel.release)
+        return try analyse(k, out: out, release: outcome.release)
     }
 
     private func analyse(_ k: String, out: String, release: String?) throws -> KernelResult {

@@ -52,11 +52,11 @@ struct SuiteRunCommand: ParsableCommand {
         let kernels: [String] = kernel == .both ? ["unpatched", "patched"] : [kernel.rawValue]
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        guard let moduleDir = pfModule ?? Self.findModuleSources() else {
+        guard let moduleDir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
             FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the iavf-check checkout or pass --pf-module DIR\n")
             throw ExitCode(ExitStatus.environment)
         }
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let exe = EmulatedPFGuest.executable
         var runs: [KernelRun] = []
         for k in kernels {
             do {
@@ -75,43 +75,18 @@ struct SuiteRunCommand: ParsableCommand {
         if runs.contains(where: { $0.cases.contains { $0.1.result != "PASS" } }) { throw ExitCode(ExitStatus.fail) }
     }
 
-    static func findModuleSources() -> String? {
-        var candidates = [FileManager.default.currentDirectoryPath + "/pf-module"]
-        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        for _ in 0..<6 { candidates.append(dir.path + "/pf-module"); dir = dir.deletingLastPathComponent() }
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/avfpf.c") }
-    }
 
     private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelRun {
         let t0 = Date()
-        let progress = VMProgress(enabled: true)
-        let prepared = try KernelStore(progress: progress).prepare(try KernelSpec.parse(k))
-        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
-        FileHandleOutput.stderr("iavf-check suite: \(k) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built") \n")
         let only = self.only.map { " --only '\($0.replacingOccurrences(of: "'", with: ""))'" } ?? ""
-        let script = """
-        set -u
-        "$IAVF_CHECK" pf -q --trace "$OUT/pf-\(k).jsonl" --ready /tmp/pf.ready --control /tmp/pf.ctl 2>"$OUT/pf-\(k).log" &
-        PF=$!
-        n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
-        modprobe 8021q; modprobe iavf
+        let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: k)
+        let outcome = try guest.run(job: """
         "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 -- \\
-          "$IAVF_CHECK" suite cases --pf-control /tmp/pf.ctl --pf-trace "$OUT/pf-\(k).jsonl" \\
+          "$IAVF_CHECK" suite cases --pf-control \(EmulatedPFGuest.pfControl) --pf-trace "\(guest.pfTrace)" \\
           --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
-        echo "WATCH_EXIT=$?"
-        kill -TERM $PF; wait $PF
-        dmesg > "$OUT/dmesg-\(k).txt"
-        """
-        var options = VirtualMachine.Options(kernel: k, command: ["sh", "-c", script])
-        options.timeout = timeout
-        options.kernelArguments = ["memmap=2M$0x7e000000"]
-        options.insmodFiles = [module.path]
-        options.writableDirectories = [out]
-        options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
-        let outcome = try VirtualMachine(progress: progress).run(options)
-        let stdout = outcome.result.stdoutText
-        guard stdout.contains("WATCH_EXIT=") else {
-            throw VMError.environment("the suite did not finish in the \(k) guest (exit \(outcome.result.exitStatus)); see \(out)/console-\(k).txt\n\(outcome.result.stderrText.suffix(2000))")
+        """)
+        guard outcome.jobExit != nil else {
+            throw VMError.environment("the suite did not finish in the \(k) guest; see \(out)/console-\(k).txt\n\(outcome.stderr.suffix(2000))")
         }
         // The runner's own results, then the checker's findings per case.
         var cases: [(String, CaseOutcome)] = []
@@ -139,7 +114,7 @@ struct SuiteRunCommand: ParsableCommand {
         // Rules per case from the trace itself (the JSON report lists findings without cases).
         let perCase = (try? Self.rulesPerCase(trace: "\(out)/trace-\(k).jsonl")) ?? [:]
         for i in cases.indices { cases[i].1.rules = perCase[cases[i].0] ?? [] }
-        return KernelRun(name: k, release: outcome.kernel.release, cases: cases, verdict: verdict,
+        return KernelRun(name: k, release: outcome.release, cases: cases, verdict: verdict,
                          seconds: Date().timeIntervalSince(t0))
     }
 

@@ -79,10 +79,14 @@ public enum StressPlan {
     ]
 
     /// `count` ops drawn from `seed` with SplitMix64: the same seed gives the same ops everywhere.
+    /// The generator keeps the VLANs its own adds should have made, so that most deletes
+    /// name a VLAN that exists (three in four) and adds keep coming after the limit;
+    /// what really happens is not fed back: the ops depend on the seed alone.
     public static func generate(seed: UInt64, count: Int) -> [StressOp] {
         var rng = SplitMix64(seed: seed)
         let total = weights.reduce(0) { $0 + $1.weight }
         var ops: [StressOp] = []
+        var present: [UInt16] = []
         ops.reserveCapacity(count)
         for _ in 0..<max(count, 0) {
             var pick = Int(rng.next() % UInt64(total))
@@ -93,12 +97,19 @@ public enum StressPlan {
             }
             let vid = vids[Int(rng.next() % UInt64(vids.count))]
             switch kind {
-            case "add": ops.append(.add(vid))
-            case "del": ops.append(.del(vid))
+            case "add":
+                ops.append(.add(vid))
+                if !present.contains(vid) { present.append(vid) }
+            case "del":
+                let v = !present.isEmpty && rng.next() % 4 != 0 ? present[Int(rng.next() % UInt64(present.count))] : vid
+                ops.append(.del(v))
+                present.removeAll { $0 == v }
             case "down": ops.append(.down)
             case "up": ops.append(.up)
             case "wait": ops.append(.wait(ms: [0, 5, 20, 50, 200][Int(rng.next() % 5)]))
-            case "netns": ops.append(.netns)
+            case "netns":
+                ops.append(.netns)
+                present.removeAll()
             case "pf-reset": ops.append(.pfReset)
             case "flr": ops.append(.flr)
             case "link-flap": ops.append(.linkFlap)
