@@ -177,8 +177,10 @@ public struct KernelNames: Sendable {
 }
 
 /// Ring buffer record -> ProbeEvent. Pure: no kernel access, so unit tests feed it bytes.
-public struct ProbeEventDecoder: Sendable {
-    public var names: KernelNames
+/// A class: the pipeline calls it per record, and reading a struct held by the pipeline
+/// copied (retained and released) its name tables and cache every time.
+public final class ProbeEventDecoder: @unchecked Sendable {
+    public let names: KernelNames
 
     public init(names: KernelNames = .empty) { self.names = names }
 

@@ -14,7 +14,7 @@ import Glibc
 public final class ProbePipeline {
     public let object: BPFObject
     public private(set) var links: [BPFLink] = []
-    public var decoder: ProbeEventDecoder
+    public let decoder: ProbeEventDecoder
     public private(set) var malformed: UInt64 = 0
     public private(set) var delivered: UInt64 = 0
     private var ring: RingBuffer?

@@ -115,22 +115,19 @@ struct JSONScanner {
         try expect(UInt8(ascii: "\""), "a string")
         let start = i
         var escapes = false
-        while i < end {
-            // Jump to the next quote; then look back for escapes and control bytes.
-            guard let q = memchr(base + i, 0x22, end - i) else { break }
-            let at = base.distance(to: q.assumingMemoryBound(to: UInt8.self))
-            var k = i
-            while k < at {
-                let c = base[k]
-                if c == UInt8(ascii: "\\") { escapes = true; k += 2; continue }
-                if c < 0x20 { throw fail("control character in a string") }
-                k += 1
+        // Keys and values are short: a byte loop beats a memchr call per string.
+        var k = i
+        while k < end {
+            let c = base[k]
+            if c == 0x22 {
+                i = k + 1
+                return RawString(raw: UnsafeRawBufferPointer(start: base + start, count: k - start), hasEscapes: escapes)
             }
-            if k > at { i = at + 1; continue }      // the quote was escaped
-            let s = RawString(raw: UnsafeRawBufferPointer(start: base + start, count: at - start), hasEscapes: escapes)
-            i = at + 1
-            return s
+            if c == 0x5C { escapes = true; k += 2; continue }
+            if c < 0x20 { i = k; throw fail("control character in a string") }
+            k += 1
         }
+        i = end
         throw fail("string not closed: the line ends inside it")
     }
 
