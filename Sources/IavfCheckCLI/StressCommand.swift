@@ -49,7 +49,7 @@ struct StressOptions: ParsableArguments {
     @Option(help: "Run these ops instead of drawing them: 'add 100; del 100; down'.")
     var replay: String?
 
-    @Option(help: "Most real runs the shrinker may spend.")
+    @Option(help: "Most candidate sequences the shrinker may try (each is run up to --tries times).")
     var shrinkAttempts: Int = 40
 
     @Option(help: "Runs of a candidate before it counts as not reproducing (races need luck).")
@@ -265,13 +265,22 @@ struct StressGuestCommand: ParsableCommand {
             var shrinker = Shrinker<StressOp>(maxAttempts: stress.shrinkAttempts)
             shrinker.onProgress = { log("shrunk to \($0.count) ops: \(StressPlan.text($0))") }
             var runs = 0
-            let minimal = try shrinker.shrink(ops) { candidate in
+            func reproduces(_ candidate: [StressOp]) throws -> Bool {
                 for _ in 0..<stress.tries {
                     runs += 1
                     if try lab.attempt(candidate).has(target) { return true }
                 }
                 return false
             }
+            // The ops after the one the finding was seen at cannot have caused it: try
+            // without them first (one run instead of many of ddmin's).
+            var start = ops
+            if let n = first.opOfFinding[f.seq], n < ops.count, stress.shrinkAttempts > 0,
+               try reproduces(Array(ops.prefix(n))) {
+                start = Array(ops.prefix(n))
+                log("cut after op \(n): \(n) ops")
+            }
+            let minimal = try shrinker.shrink(start, reproduces: reproduces)
             var confirmed = 0
             var minimalTrace: String?
             for _ in 0..<stress.confirm {
