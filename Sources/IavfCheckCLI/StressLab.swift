@@ -95,15 +95,13 @@ final class StressLab {
     func attempt(_ ops: [StressOp]) throws -> Attempt {
         attempts += 1
         let number = attempts
-        var problem: String?
-        handler = { _ in }
-        try whileRunning({ problem = self.executor.reset() }, done: { $0 != nil })
-        if let problem { throw EnvironmentProblem("cannot bring the testbed back to its start state: \(problem)") }
+        try resetTestbed()
 
         let path = "\(out)/stress-attempt-\(number).jsonl"
         var writer: TraceWriter?
         var checker: Checker?
         var settledCount = 0
+        var resetOpen = false
         var lastMark: (seq: Int64, op: Int)?
         var opOfFinding: [Int64: Int] = [:]
         let recorder = TraceRecorder(
@@ -117,17 +115,23 @@ final class StressLab {
             emit: { e in
                 try writer?.write(e)
                 switch e.body {
-                case .settled: settledCount += 1
+                case .settled: if !resetOpen { settledCount += 1 }
+                case .reset(let phase): resetOpen = phase == .enter
                 case .mark(let text, _):
                     if let n = Self.opNumber(text) { lastMark = (e.seq, n) }
                 default: break
                 }
                 checker?.feed(e)
             })
-        handler = { try recorder.handle($0) }
+        var lastItemNs: UInt64 = 0
+        handler = { item in
+            lastItemNs = monotonicNs()
+            try recorder.handle(item)
+        }
         let marks = MarkQueue()
         var outcomes: [String] = []
         var settledAtDone: Int?
+        var settled = false
         try whileRunning({
             for (i, op) in ops.enumerated() {
                 marks.add("stress op \(i + 1): \(op)", nil)
@@ -139,10 +143,13 @@ final class StressLab {
             try recorder.tick(nowNs: now)
             guard let finishedAt else { return false }
             if settledAtDone == nil { settledAtDone = settledCount }
-            // Done once the driver has settled after the last op, or the budget is spent.
-            return settledCount > settledAtDone! || Double(now - finishedAt) / 1e9 > settleTimeout
+            // Done once the driver has settled after the last op (or was already quiet:
+            // nothing from the probes for a second), or the budget is spent.
+            // 2.5 s: longer than iavf's 2 s watchdog, which is what notices a reset.
+            let idle = now >= max(lastItemNs, finishedAt) + 2_500_000_000 && !resetOpen
+            if settledCount > settledAtDone! || idle { settled = true; return true }
+            return Double(now - finishedAt) / 1e9 > settleTimeout
         })
-        let settled = settledCount > (settledAtDone ?? .max)
         for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
         try recorder.finish()
         try writer?.close()
@@ -156,6 +163,67 @@ final class StressLab {
     /// an interleaving rather than the design; otherwise the first violation.
     static func preferredTarget(_ violations: [Finding]) -> Finding? {
         violations.first { f in f.cause.map { !$0.rawValue.hasPrefix("U-") } ?? false } ?? violations.first
+    }
+
+    /// Where the driver is between attempts, from the probes (not recorded).
+    private final class Quiet {
+        var lastItemNs: UInt64 = 0
+        var settled = 0
+        var resetOpen = false
+        var listEmpty: Bool?
+    }
+
+    /// Brings the testbed back to its start state, and makes sure the driver is there too
+    /// before the next attempt records anything: no reset in flight, no VLAN work pending,
+    /// an empty filter list. Otherwise a reset or a delete left over from the previous
+    /// attempt would race the next one's ops, and the shrinker would credit the candidate
+    /// with what its predecessor did.
+    private func resetTestbed() throws {
+        let quiet = Quiet()
+        let recorder = TraceRecorder(generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
+                                     start: { _ in }, emit: { e in
+            switch e.body {
+            case .settled: if !quiet.resetOpen { quiet.settled += 1 }
+            case .reset(let phase): quiet.resetOpen = phase == .enter
+            case .snapshot(let filters, _, _): quiet.listEmpty = filters.isEmpty
+            default: break
+            }
+        })
+        handler = { item in
+            quiet.lastItemNs = monotonicNs()
+            try recorder.handle(item)
+        }
+        defer { handler = { _ in } }
+        /// Runs `body` on the worker, then polls until the driver has settled after it.
+        func settle(_ body: @escaping () -> Void, needEmpty: Bool) throws -> Bool {
+            var at: Int?
+            var ok = false
+            try whileRunning(body, done: { finishedAt in
+                let now = monotonicNs()
+                try recorder.tick(nowNs: now)
+                guard let finishedAt else { return false }
+                if at == nil { at = quiet.settled }
+                // Settled after the body, or (an idle driver gives no `settled`) nothing
+                // at all from the probes for a second after it.
+                let idle = now >= max(quiet.lastItemNs, finishedAt) + 1_000_000_000
+                if (quiet.settled > at! || idle) && !quiet.resetOpen && (!needEmpty || quiet.listEmpty != false) {
+                    ok = true
+                    return true
+                }
+                return Double(now - finishedAt) / 1e9 > settleTimeout
+            })
+            return ok
+        }
+        // Let whatever the last attempt started (a reset, a queued delete) finish first.
+        _ = try settle({}, needEmpty: false)
+        var problem: String?
+        if try !settle({ problem = self.executor.reset() }, needEmpty: true) || problem != nil {
+            log("the driver did not come back clean (\(problem ?? "filters left in the list")): rebinding VF1")
+            problem = nil
+            if try !settle({ problem = self.executor.rebind() }, needEmpty: true) || problem != nil {
+                throw EnvironmentProblem("cannot bring the testbed back to its start state: \(problem ?? "the driver keeps filters or does not settle")")
+            }
+        }
     }
 
     /// "stress op 12: add 104" -> 12.

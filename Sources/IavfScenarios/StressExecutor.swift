@@ -60,12 +60,17 @@ public final class StressExecutor {
     /// Returns a problem, or nil.
     public func reset(timeout: Double = 15) -> String? {
         guard let problem = softReset(timeout: timeout) else { return nil }
+        return rebind(timeout: timeout).map { "\(problem); \($0)" }
+    }
+
+    /// The heavy way back: VF1 unbound and bound again (a new netdev, an empty list).
+    public func rebind(timeout: Double = 15) -> String? {
         do {
             try bed.rebind(0, into: homeNamespace)
         } catch {
-            return "\(problem); then rebinding VF1 failed: \(error)"
+            return "rebinding VF1 failed: \(error)"
         }
-        return softReset(timeout: timeout).map { "\(problem); after rebinding VF1: \($0)" }
+        return softReset(timeout: timeout).map { "after rebinding VF1: \($0)" }
     }
 
     private func softReset(timeout: Double) -> String? {
