@@ -33,6 +33,16 @@ struct CLITests {
         #expect(try iavfCheck(["check", "samples/inconclusive-lost.jsonl"]).0 == 4)
     }
 
+    @Test("stress: a bad --replay or --ops is a usage error (exit 2) naming the op; help lists the ops")
+    func stressUsage() throws {
+        let (code, _, err) = try iavfCheck(["stress", "--replay", "add 100; jump; down"])
+        #expect(code == 2)
+        #expect(err.contains("op 2 'jump'") && err.contains("pf-reset"))
+        #expect(try iavfCheck(["stress", "--ops", "0"]).0 == 2)
+        let (h, help, _) = try iavfCheck(["stress", "--help"])
+        #expect(h == 0 && help.contains("reject-add") && help.contains("--seed") && help.contains("Exit codes"))
+    }
+
     @Test("check text output explains the 7-of-8 failure: rule, VLAN, cause, leading events, verdict")
     func textOutput() throws {
         let (_, out, _) = try iavfCheck(["check", "samples/unpatched-7-of-8.jsonl"])
