@@ -43,8 +43,7 @@ struct DownUpBenchCommand: ParsableCommand {
     @Option(help: "text or json (per kernel and VLAN count: p50_ms, p99_ms, vlan_messages_per_cycle).")
     var format: Format = .text
 
-    @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
-    var pfModule: String?
+    @OptionGroup var pf: PFModuleOption
 
     @Flag(help: "Boot nothing: analyse the traces an earlier run left in --output again.")
     var reanalyse = false
@@ -76,10 +75,7 @@ struct DownUpBenchCommand: ParsableCommand {
     func run() throws {
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        guard let moduleDir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
-            FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the checkout or pass --pf-module DIR\n")
-            throw ExitCode(ExitStatus.environment)
-        }
+        let moduleDir = try pf.directory()
         let exe = EmulatedPFGuest.executable
         var results: [KernelResult] = []
         for k in kernels {

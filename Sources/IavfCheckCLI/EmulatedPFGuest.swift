@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import IavfVM
 
@@ -64,4 +65,25 @@ struct EmulatedPFGuest {
     }
 
     static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+}
+
+/// `--kernel unpatched|patched|both` of the commands that boot both generations.
+enum KernelChoice: String, ExpressibleByArgument {
+    case unpatched, patched, both
+    var names: [String] { self == .both ? ["unpatched", "patched"] : [rawValue] }
+}
+
+/// `--pf-module DIR` of the commands that build the emulated PF's module.
+struct PFModuleOption: ParsableArguments {
+    @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
+    var pfModule: String?
+
+    /// The sources, or exit 3 with what to do.
+    func directory() throws -> String {
+        guard let dir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
+            FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the iavf-check checkout or pass --pf-module DIR\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        return dir
+    }
 }

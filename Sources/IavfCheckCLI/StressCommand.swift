@@ -117,7 +117,6 @@ struct StressRunCommand: ParsableCommand {
         abstract: "Boot the kernel(s) with the emulated PF and run a seeded stress sequence (the default of `stress`)."
     )
 
-    enum KernelChoice: String, ExpressibleByArgument { case unpatched, patched, both }
     enum Format: String, ExpressibleByArgument { case text, json }
 
     @OptionGroup var stress: StressOptions
@@ -131,8 +130,7 @@ struct StressRunCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: Format = .text
 
-    @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
-    var pfModule: String?
+    @OptionGroup var pf: PFModuleOption
 
     @Option(help: "Hard timeout per kernel, seconds.")
     var timeout: Double = 1800
@@ -141,12 +139,9 @@ struct StressRunCommand: ParsableCommand {
         let seed = stress.replay == nil ? (stress.seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000) : nil
         var opts = stress
         opts.seed = seed
-        let kernels = kernel == .both ? ["unpatched", "patched"] : [kernel.rawValue]
+        let kernels = kernel.names
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
-        guard let moduleDir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
-            FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the iavf-check checkout or pass --pf-module DIR\n")
-            throw ExitCode(ExitStatus.environment)
-        }
+        let moduleDir = try pf.directory()
         if let seed { FileHandleOutput.stderr("iavf-check stress: seed \(seed), \(opts.ops) ops\n") }
         var reports: [(String, String, StressReport)] = []
         for k in kernels {

@@ -24,7 +24,6 @@ struct SuiteRunCommand: ParsableCommand {
         """
     )
 
-    enum KernelChoice: String, ExpressibleByArgument { case unpatched, patched, both }
     enum Format: String, ExpressibleByArgument { case text, json, ktap }
 
     @Option(help: "unpatched (6.1.170), patched (6.1.192) or both.")
@@ -39,8 +38,7 @@ struct SuiteRunCommand: ParsableCommand {
     @Option(help: "What to print at the end: text, json or ktap.")
     var format: Format = .text
 
-    @Option(help: "The emulated PF's module sources (default: pf-module/ of this checkout).")
-    var pfModule: String?
+    @OptionGroup var pf: PFModuleOption
 
     @Option(help: "Hard timeout per kernel, seconds.")
     var timeout: Double = 1500
@@ -49,13 +47,10 @@ struct SuiteRunCommand: ParsableCommand {
     struct KernelRun { var name: String; var release: String; var cases: [(String, CaseOutcome)]; var verdict: String; var seconds: Double }
 
     func run() throws {
-        let kernels: [String] = kernel == .both ? ["unpatched", "patched"] : [kernel.rawValue]
+        let kernels = kernel.names
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        guard let moduleDir = pfModule ?? EmulatedPFGuest.findModuleSources() else {
-            FileHandleOutput.stderr("iavf-check: pf-module/ not found: run from the iavf-check checkout or pass --pf-module DIR\n")
-            throw ExitCode(ExitStatus.environment)
-        }
+        let moduleDir = try pf.directory()
         let exe = EmulatedPFGuest.executable
         var runs: [KernelRun] = []
         for k in kernels {
