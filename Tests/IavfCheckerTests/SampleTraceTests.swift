@@ -49,6 +49,10 @@ let sampleExpectations: [SampleExpectation] = [
     .init(file: "unpatched-7-of-8.jsonl", verdict: .fail,
           rules: [.ghostFilter: 1, .spuriousLimitReject: 1, .downUpChurn: 1], causes: [.R1, .downUpResend]),
     .init(file: "patched-7-of-8.jsonl", verdict: .pass, rules: [:]),
+    // Recorded from the real drivers in the QEMU guests by `iavf-check stress` (minimal sequences).
+    .init(file: "recorded-patched-S3-delete-during-reset.jsonl", verdict: .fail, rules: [.ghostFilter: 1], causes: [.S3]),
+    .init(file: "recorded-unpatched-R4-rejected-delete.jsonl", verdict: .fail,
+          rules: [.prematureFree: 1, .untrackedHwFilter: 1], causes: [.freedAtSend, .R4]),
     .init(file: "inconclusive-lost.jsonl", verdict: .inconclusive, rules: [:]),
     .init(file: "inconclusive-open-call.jsonl", verdict: .inconclusive, rules: [:]),
 ]
@@ -85,6 +89,18 @@ struct SampleTraceTests {
         #expect(ghost.originSeq == reject.originSeq && ghost.originSeq != nil)
         #expect(ghost.context.last?.seq == ghost.seq)
         #expect(r.cases.count == 1 && r.cases[0].result == "FAIL" && r.cases[0].violations == 2)
+    }
+}
+
+extension SampleTraceTests {
+    @Test("the patched driver's S3, recorded: VLAN 102 killed during a PF reset comes back ACTIVE after the caps reply")
+    func recordedS3Explained() throws {
+        let r = try checkSample("recorded-patched-S3-delete-during-reset.jsonl")
+        #expect(r.header.generation == .patched)
+        let ghost = try #require(r.findings.first { $0.rule == .ghostFilter })
+        #expect(ghost.key == VlanKey(vid: 102) && ghost.cause == .S3)
+        // The race began at the reset's VLAN caps reply, after the kill during the reset.
+        #expect(ghost.origin?.text.contains("GET_OFFLOAD_VLAN_V2_CAPS") == true, "\(String(describing: ghost.origin))")
     }
 }
 
