@@ -153,6 +153,9 @@ struct StressRunCommand: ParsableCommand {
             let guest = EmulatedPFGuest(kernel: k, out: dir, moduleDir: moduleDir, exe: EmulatedPFGuest.executable,
                                         timeout: timeout, tag: k)
             let outcome: EmulatedPFGuest.Outcome
+            // The guest writes its progress to a file in the shared directory: show it here.
+            let tail = FileTail(path: "\(dir)/stress-\(k).log") { FileHandleOutput.stderr("  \(k): " + $0 + "\n") }
+            defer { tail.stop() }
             do {
                 outcome = try guest.run(job: "\"$IAVF_CHECK\" stress guest \(args) 2> \"$OUT/stress-\(k).log\"")
             } catch let e as VMError {
@@ -299,5 +302,54 @@ struct StressGuestCommand: ParsableCommand {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         FileManager.default.createFile(atPath: "\(output)/stress.json", contents: try enc.encode(report))
+    }
+}
+
+/// Follows a file another process appends to, handing each new line to `line` (on a
+/// thread of its own) until `stop()`, which also delivers what is left.
+final class FileTail: @unchecked Sendable {
+    private let path: String
+    private let line: (String) -> Void
+    private let lock = NSLock()
+    private var stopped = false
+    private var offset: UInt64 = 0
+    private var partial = Data()
+    private var thread: Thread?
+
+    init(path: String, line: @escaping (String) -> Void) {
+        self.path = path
+        self.line = line
+        try? FileManager.default.removeItem(atPath: path)
+        let t = Thread { [weak self] in
+            while let self, !self.isStopped {
+                self.poll()
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+        }
+        thread = t
+        t.start()
+    }
+
+    private var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+
+    private func poll() {
+        lock.lock(); defer { lock.unlock() }
+        guard let h = FileHandle(forReadingAtPath: path) else { return }
+        defer { try? h.close() }
+        try? h.seek(toOffset: offset)
+        let data = h.readDataToEndOfFile()
+        offset += UInt64(data.count)
+        partial.append(data)
+        while let nl = partial.firstIndex(of: 0x0a) {
+            var text = String(decoding: partial[partial.startIndex..<nl], as: UTF8.self)
+            if text.hasPrefix("iavf-check stress: ") { text.removeFirst(19) }
+            partial.removeSubrange(partial.startIndex...nl)
+            line(text.count > 300 ? String(text.prefix(300)) + " ..." : text)
+        }
+    }
+
+    func stop() {
+        poll()
+        lock.lock(); stopped = true; lock.unlock()
     }
 }
