@@ -124,6 +124,8 @@ final class StressLab {
                 checker?.feed(e)
             })
         var lastItemNs: UInt64 = 0
+        // The ops act on VF1: its marks belong to it even before its first record.
+        recorder.markDevice = executor.bed.vfs[0].pci
         handler = { item in
             lastItemNs = monotonicNs()
             try recorder.handle(item)

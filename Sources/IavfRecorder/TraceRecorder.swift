@@ -27,6 +27,9 @@ public final class TraceRecorder {
     public private(set) var snapshotsDroppedInOpen = 0
     public private(set) var snapshotsDroppedInconsistent = 0
 
+    /// The `dev` of marks written before any device has been seen (default "unknown").
+    public var markDevice: String?
+
     public init(generation: Generation?, kernel: String, settlePeriodNs: UInt64, headerDeadline: Int = 4096,
                 start: @escaping (TraceHeader) throws -> Void, emit: @escaping (TraceEvent) throws -> Void) {
         self.generation = generation
@@ -84,7 +87,7 @@ public final class TraceRecorder {
     /// A test-case boundary from the command's output. Cases span every device (the checker
     /// groups marks across devices), so it is written once, on the first device.
     public func mark(_ text: String, result: TraceEvent.MarkResult?, nowNs: UInt64) throws {
-        try put(devices.first ?? "unknown", nowNs, .mark(text: text, result: result))
+        try put(devices.first ?? markDevice ?? "unknown", nowNs, .mark(text: text, result: result))
     }
 
     /// Call regularly with the monotonic clock: emits `settled` for quiet devices.

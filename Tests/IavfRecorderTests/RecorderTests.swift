@@ -152,6 +152,17 @@ struct RecorderAdapterTests {
         #expect(events.map(\.dev) == ["10000:00:00.0", "10000:00:00.0#2", "10000:00:00.0"])
     }
 
+    @Test("marks before any record go to markDevice, then to the first device seen")
+    func marksBeforeRecords() throws {
+        var events: [TraceEvent] = []
+        let r = TraceRecorder(generation: .patched, kernel: "k", settlePeriodNs: 1, start: { _ in }, emit: { events.append($0) })
+        try r.mark("first", result: nil, nowNs: 1)
+        r.markDevice = "10000:00:00.0"
+        try r.mark("second", result: nil, nowNs: 2)
+        try r.finish()
+        #expect(events.map(\.dev) == ["unknown", "10000:00:00.0"])
+    }
+
     @Test("a torn, truncated or unreadable snapshot is not written")
     func inconsistentSnapshots() throws {
         var events: [TraceEvent] = []
