@@ -58,6 +58,13 @@ struct StressOptions: ParsableArguments {
     @Option(help: "Runs of the minimal sequence to say how reliably it reproduces.")
     var confirm: Int = 3
 
+    @Option(help: "Op kinds never to draw, comma-separated (e.g. reject-add when its known finding dominates).")
+    var without: String?
+
+    var excluded: Set<String> {
+        Set((without ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+    }
+
     @Option(help: "Shrink for this finding, e.g. ghost-filter or 'ghost-filter(R1)' (default: the first race, else the first violation).")
     var target: String?
 
@@ -67,6 +74,11 @@ struct StressOptions: ParsableArguments {
         guard (1...10).contains(tries) else { throw ValidationError("--tries must be 1...10") }
         guard (0...20).contains(confirm) else { throw ValidationError("--confirm must be 0...20") }
         if let replay { do { _ = try StressPlan.parse(replay) } catch { throw ValidationError("--replay: \(error)") } }
+        let kinds = Set(StressPlan.weights.map(\.kind))
+        if let bad = excluded.first(where: { !kinds.contains($0) }) {
+            throw ValidationError("--without: '\(bad)' is not an op kind (\(StressPlan.weights.map(\.kind).joined(separator: ", ")))")
+        }
+        if excluded.count == kinds.count { throw ValidationError("--without excludes every op kind") }
     }
 
     var guestArguments: [String] {
@@ -74,6 +86,7 @@ struct StressOptions: ParsableArguments {
                  "--confirm", String(confirm)]
         if let seed { a += ["--seed", String(seed)] }
         if let target { a += ["--target", target] }
+        if let without { a += ["--without", without] }
         if let replay { a += ["--replay", replay] }
         return a
     }
@@ -237,7 +250,7 @@ struct StressGuestCommand: ParsableCommand {
         }
         defer { lab.close(); bed.tearDown() }
         let seed = stress.replay == nil ? (stress.seed ?? 1) : nil
-        let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops)
+        let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded)
         log("\(seed.map { "seed \($0): " } ?? "replay: ")\(StressPlan.text(ops))")
 
         let first = try lab.attempt(ops)

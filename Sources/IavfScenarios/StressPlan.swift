@@ -82,8 +82,11 @@ public enum StressPlan {
     /// The generator keeps the VLANs its own adds should have made, so that most deletes
     /// name a VLAN that exists (three in four) and adds keep coming after the limit;
     /// what really happens is not fed back: the ops depend on the seed alone.
-    public static func generate(seed: UInt64, count: Int) -> [StressOp] {
+    /// `excluding`: op kinds (`reject-add`, `netns`, ...) never to draw, e.g. the trigger of a
+    /// finding already known. The other kinds keep their relative weights.
+    public static func generate(seed: UInt64, count: Int, excluding: Set<String> = []) -> [StressOp] {
         var rng = SplitMix64(seed: seed)
+        let weights = Self.weights.filter { !excluding.contains($0.kind) }
         let total = weights.reduce(0) { $0 + $1.weight }
         var ops: [StressOp] = []
         var present: [UInt16] = []

@@ -39,6 +39,8 @@ struct CLITests {
         #expect(code == 2)
         #expect(err.contains("op 2 'jump'") && err.contains("pf-reset"))
         #expect(try iavfCheck(["stress", "--ops", "0"]).0 == 2)
+        let (w, _, werr) = try iavfCheck(["stress", "--without", "reject-add,teleport"])
+        #expect(w == 2 && werr.contains("'teleport' is not an op kind"))
         let (h, help, _) = try iavfCheck(["stress", "--help"])
         #expect(h == 0 && help.contains("reject-add") && help.contains("--seed") && help.contains("Exit codes"))
     }

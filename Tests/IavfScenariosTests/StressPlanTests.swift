@@ -37,6 +37,13 @@ struct StressPlanTests {
         }
     }
 
+    @Test("excluded kinds are never drawn; the rest still are")
+    func excluding() {
+        let ops = StressPlan.generate(seed: 1, count: 2000, excluding: ["reject-add", "reject-del", "netns"])
+        let kinds = Set(ops.map { $0.description.split(separator: " ")[0] })
+        #expect(kinds == ["add", "del", "down", "up", "wait", "pf-reset", "flr", "link-flap"])
+    }
+
     @Test("text round-trips through parse")
     func roundTrip() throws {
         let ops = StressPlan.generate(seed: 9, count: 300)
