@@ -46,6 +46,11 @@ public struct ReferenceModel: Sendable {
     /// The adapter is past DOWN_PENDING (devices start up).
     public private(set) var isUp = true
     private var bitsSavedByClose: (add: Bool, del: Bool)?
+    /// Keys that left the list since the last `takeFreed()` (freed by a row or by `adopt`):
+    /// lets a checker see a filter leave without rescanning what it waits for on every event.
+    public private(set) var freed: [VlanKey] = []
+    /// Whether `freed` is kept at all (the simulator does not need it).
+    public var logsFreed = false
 
     public init(generation: Generation, vlanMode: VlanMode = .v2, maxFilters: Int? = nil) {
         self.generation = generation
@@ -140,9 +145,15 @@ public struct ReferenceModel: Sendable {
         currentOp = op
         guard op.isVlanFilterOp else { return }
         let stimulus: Stimulus = op.isVlanAdd ? .wdAddChosen : .wdDelChosen
-        for key in vids {
-            guard let i = index(of: key) else { continue }
-            apply(stimulus, at: i, seq: seq)
+        // One pass over the list, not a look-up per VID: a message can name thousands.
+        let named = VlanKeySet(vids)
+        if !named.isEmpty {
+            var i = 0
+            while i < entries.count {
+                let before = entries.count
+                if named.contains(entries[i].key) { apply(stimulus, at: i, seq: seq) }
+                if entries.count == before { i += 1 }
+            }
         }
         // The bit stays set when the batch did not fit (capacity or clamp).
         let mask = TransitionTable.selectableMask(generation, add: op.isVlanAdd)
@@ -232,6 +243,16 @@ public struct ReferenceModel: Sendable {
         applyToAll(.disableVF, seq: seq)
     }
 
+    /// The keys freed since the last call, oldest first.
+    public mutating func takeFreed() -> [VlanKey] {
+        defer { freed.removeAll(keepingCapacity: true) }
+        return freed
+    }
+
+    /// Sets `current_op` as a recording that starts mid-flight shows it: the request whose
+    /// reply is still to come, or nil.
+    public mutating func assumeOutstanding(_ op: VirtchnlOp?) { currentOp = op }
+
     // MARK: resynchronisation
 
     /// Adopt what a snapshot shows (after a divergence or lost events), keeping the
@@ -243,6 +264,10 @@ public struct ReferenceModel: Sendable {
             var e = old[f.key] ?? Entry(key: f.key, state: f.state)
             e.state = f.state == .INVALID ? .ADD : f.state
             return e
+        }
+        if logsFreed, !old.isEmpty {
+            let kept = VlanKeySet(snapshot.map(\.key))
+            for k in old.keys where !kept.contains(k) { freed.append(k) }
         }
     }
 
@@ -282,7 +307,9 @@ public struct ReferenceModel: Sendable {
         guard let row = TransitionTable.row(generation, from: .state(before), on: s) else { return [] }
         switch row.to {
         case .unchanged: break
-        case .freed: entries.remove(at: i)
+        case .freed:
+            if logsFreed { freed.append(entries[i].key) }
+            entries.remove(at: i)
         case .state(let after):
             entries[i].state = after
             noteProvenance(at: i, before: before, after: after, on: s, seq: seq)
