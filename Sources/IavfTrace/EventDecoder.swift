@@ -232,10 +232,15 @@ struct EventDecoder {
         throw s.fail("\"\(String(decoding: r.raw, as: UTF8.self))\" is not a filter state (INVALID, ADD, IS_NEW, ADDING, ACTIVE, DISABLE, INACTIVE, REMOVE, REMOVING)")
     }
 
+    private static func tooLong(_ s: JSONScanner) -> ScanError {
+        s.fail("more than \(TraceEvent.maxListEntries) entries; a VF's list holds at most 4094 VIDs for each of its two TPIDs")
+    }
+
     /// `[[vid, tpid], ...]`
     private func vidList(_ s: inout JSONScanner) throws -> [VlanKey] {
         var out: [VlanKey] = []
         try s.array { s in
+            guard out.count < TraceEvent.maxListEntries else { throw Self.tooLong(s) }
             var pair: [Int64] = []
             try s.array { s in
                 guard pair.count < 2 else { throw s.fail("each element must be [vid, tpid]") }
@@ -252,6 +257,7 @@ struct EventDecoder {
     private func filterList(_ s: inout JSONScanner) throws -> [TraceEvent.SnapshotFilter] {
         var out: [TraceEvent.SnapshotFilter] = []
         try s.array { s in
+            guard out.count < TraceEvent.maxListEntries else { throw Self.tooLong(s) }
             var vid: UInt16?, tpid: UInt16?, state: FilterState?
             try s.object { s, key in
                 if key.equals("vid") { vid = UInt16(try s.int(in: 0...4095)) }

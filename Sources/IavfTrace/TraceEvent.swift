@@ -2,6 +2,11 @@ import IavfModel
 
 /// One event of the trace contract (trace-format.md, version 1).
 public struct TraceEvent: Sendable, Equatable {
+    /// Most entries a snapshot's `filters` or a message's `vids` may have: 4094 VIDs for
+    /// each of the two TPIDs 8021q uses, rounded up. Longer lists are bad input (they
+    /// would only make the checker's per-event work grow).
+    public static let maxListEntries = 8192
+
     public var seq: Int64
     public var tNs: Int64
     /// The adapter: its PCI address when known, else the netdev name at the start.
