@@ -47,6 +47,9 @@ struct CheckCommand: ParsableCommand {
         } catch let e as TraceReadError {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)
+        } catch let e as CheckerRefusal {
+            FileHandleOutput.stderr("iavf-check: bad input: \(trace): \(e)\n")
+            throw ExitCode(ExitStatus.badInput)
         }
         FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: trace))
         throw ExitCode(report.verdict.exitCode)
@@ -59,7 +62,10 @@ public enum CheckRun {
                              warn: (String) -> Void = { FileHandleOutput.stderr($0 + "\n") }) throws -> CheckReport {
         let reader = try TraceReader(path: path)
         let checker = Checker(header: reader.header, contextDepth: context, maxStoredFindings: maxFindings)
-        while let e = try reader.next() { checker.feed(e) }
+        while let e = try reader.next() {
+            checker.feed(e)
+            if let refused = checker.refusal { throw refused }
+        }
         for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
             warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")
         }

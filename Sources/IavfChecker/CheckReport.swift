@@ -22,6 +22,18 @@ public struct CaseResult: Sendable {
     public var violations: Int
     public var firstSeq: Int64?
     public var lastSeq: Int64
+    /// The result of a case a mark without result opened and no result closed.
+    public static let unfinished = "UNFINISHED"
+}
+
+/// Findings after the last case, or before a case's opening mark: in no case.
+public struct OutsideCases: Sendable, Equatable {
+    public var findings = 0
+    public var violations = 0
+    public init(findings: Int = 0, violations: Int = 0) {
+        self.findings = findings
+        self.violations = violations
+    }
 }
 
 public struct CheckReport: Sendable {
@@ -33,6 +45,8 @@ public struct CheckReport: Sendable {
     public var findings: [Finding]
     public var countsByRule: [Rule: Int]
     public var cases: [CaseResult]
+    /// With cases: the findings that belong to none of them.
+    public var outsideCases: OutsideCases
     public var inconclusiveReasons: [String]
 
     public var totalFindings: Int { countsByRule.values.reduce(0, +) }

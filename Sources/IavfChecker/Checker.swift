@@ -11,8 +11,13 @@ public final class Checker {
     public private(set) var countsByRule: [Rule: Int] = [:]
     public private(set) var events = 0
     public let maxStoredFindings: Int
+    /// Most distinct `dev` values a trace may name (each costs a few KB of state).
+    public let maxDevices: Int
     /// Called for every finding as it is made (for `watch`).
     public var onFinding: ((Finding) -> Void)?
+    /// Set when the trace is refused as bad input (the contract's exit 2); events fed after
+    /// it are ignored and nothing is judged.
+    public private(set) var refusal: CheckerRefusal?
 
     private var devices: [DeviceState] = []
     private var deviceIndex: [String: Int] = [:]
@@ -22,10 +27,11 @@ public final class Checker {
     private var findingSeqs: [(seq: Int64, severity: Severity)] = []
     private let contextDepth: Int
 
-    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000) {
+    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000, maxDevices: Int = 1024) {
         self.header = header
         self.contextDepth = contextDepth
         self.maxStoredFindings = maxStoredFindings
+        self.maxDevices = maxDevices
     }
 
     public var deviceNames: [String] { devices.map(\.dev) }
@@ -33,69 +39,158 @@ public final class Checker {
     // MARK: feeding
 
     public func feed(_ e: TraceEvent) {
+        guard refusal == nil, let i = index(for: e) else { return }
         events += 1
-        let i = index(for: e.dev)
         devices[i].remember(e)
-        trackCalls(e, &devices[i])
-        if case .mark(let text, let result) = e.body {
+        switch e.body {
+        case .mark(let text, let result):
             marks.append((e.seq, text, result))
             return
-        }
-        if case .lost(let n) = e.body {
-            devices[i].suspended = true
-            devices[i].lostEvents += n
+        case .lost(let n):
+            suspend(&devices[i], lost: n)
             return
+        default:
+            break
         }
+        devices[i].lastEnter = Self.enteredCall(e.body)
         if devices[i].suspended || devices[i].awaitingBaseline {
-            if case .snapshot(let fs, _, _) = e.body {
-                devices[i].awaitingBaseline = false
-                rebuild(&devices[i], from: fs)
+            if case .snapshot(let fs, let count, let at) = e.body {
+                checkCount(e, fs, count, &devices[i])
+                rebuild(&devices[i], from: fs, at: at, e)
+            } else {
+                track(e, &devices[i])
             }
             return
         }
-        if let held = devices[i].heldSnapshot {
-            devices[i].heldSnapshot = nil
-            if case .send(let op, _, _) = e.body, op == held.op {
-                // The send explains the snapshot; it is judged again after the send below.
-                apply(e, &devices[i])
-                judgeHeld(held, &devices[i])
-                if !devices[i].pendingDel.isEmpty { checkPendingDeletes(e, &devices[i]) }
-                return
-            }
-            divergeAndAdopt(held.event, held.filters, &devices[i])
-        }
+        let pendingBefore = devices[i].pending.count
         apply(e, &devices[i])
-        if !devices[i].pendingDel.isEmpty { checkPendingDeletes(e, &devices[i]) }
+        afterEvent(e, pushed: devices[i].pending.count > pendingBefore, &devices[i])
+        drainFreed(e, &devices[i])
     }
 
-    private func index(for dev: String) -> Int {
-        if dev == lastDev, lastDevIndex >= 0 { return lastDevIndex }
+    private func index(for e: TraceEvent) -> Int? {
+        if e.dev == lastDev, lastDevIndex >= 0 { return lastDevIndex }
         let i: Int
-        if let known = deviceIndex[dev] {
+        if let known = deviceIndex[e.dev] {
             i = known
         } else {
+            guard devices.count < maxDevices else {
+                refusal = CheckerRefusal(seq: e.seq, field: "dev",
+                                         message: "the trace names more than \(maxDevices) devices; a VF trace names a handful (split the trace per device)")
+                return nil
+            }
             i = devices.count
-            devices.append(DeviceState(dev: dev, header: header, recentDepth: contextDepth))
-            deviceIndex[dev] = i
+            devices.append(DeviceState(dev: e.dev, header: header, recentDepth: contextDepth))
+            deviceIndex[e.dev] = i
         }
-        lastDev = dev
+        lastDev = e.dev
         lastDevIndex = i
         return i
     }
 
-    private func trackCalls(_ e: TraceEvent, _ d: inout DeviceState) {
-        let slot: Int, p: TraceEvent.Phase
-        switch e.body {
-        case .addVid(_, let ph, _): slot = 0; p = ph
-        case .killVid(_, let ph, _): slot = 1; p = ph
-        case .down(let ph): slot = 2; p = ph
-        case .upComplete(let ph): slot = 3; p = ph
-        case .open(let ph, _): slot = 4; p = ph
-        case .close(let ph, _): slot = 5; p = ph
-        case .reset(let ph): slot = 6; p = ph
-        default: return
+    /// The call an event enters, when it is an `enter` of one.
+    private static func enteredCall(_ b: TraceEvent.Body) -> String? {
+        switch b {
+        case .addVid(_, .enter, _): return "add_vid"
+        case .killVid(_, .enter, _): return "kill_vid"
+        case .down(.enter): return "down"
+        case .upComplete(.enter): return "up_complete"
+        case .open(.enter, _): return "open"
+        case .close(.enter, _): return "close"
+        case .reset(.enter): return "reset"
+        default: return nil
         }
-        if p == .enter { d.openCalls[slot] += 1 } else if d.openCalls[slot] > 0 { d.openCalls[slot] -= 1 }
+    }
+
+    // MARK: lost events and baselines
+
+    /// A `lost` event: nothing is judged until the next snapshot. A count of 0 is a loss of
+    /// unknown size (the transport knew it dropped records, not how many).
+    private func suspend(_ d: inout DeviceState, lost n: Int64) {
+        d.suspended = true
+        d.lostEvents += n
+        if n == 0 { d.lossesUncounted += 1 }
+        // Snapshots waiting for their explanation cannot be judged: it may be in the loss.
+        d.pending.removeAll()
+        d.since.removeAll()
+    }
+
+    /// While suspended or before the baseline: keep what later judgements depend on and
+    /// that the next snapshot does not show (up/down, the limit, DELs awaiting a reply,
+    /// calls in flight, the model's request bits and current_op).
+    private func track(_ e: TraceEvent, _ d: inout DeviceState) {
+        switch e.body {
+        case .addVid(let k, let phase, _):
+            if phase == .enter { d.ndoInFlight[k] = (true, false) } else { d.ndoInFlight[k] = nil }
+        case .killVid(let k, let phase, _):
+            if phase == .enter { d.ndoInFlight[k] = (false, false) } else { d.ndoInFlight[k] = nil }
+        case .down(.exit): d.isUp = false
+        case .open(.exit, let ret): if ret == 0 { d.isUp = true }
+        case .caps(let m): d.maxFilters = m
+        case .send(let op, let vids, _) where op.isVlanDel:
+            for k in vids where d.pendingDel[k] == nil { d.pendingDel[k] = e.seq }
+        case .reply(let op, _) where op.isVlanDel: d.pendingDel.removeAll()
+        case .reset(.enter): d.pendingDel.removeAll()
+        default: break
+        }
+        if d.model != nil {
+            Self.modelStep(e, &d.model!)
+            _ = d.model!.takeFreed()
+        }
+    }
+
+    /// The snapshot after a loss (or the first of a mid-stream recording) becomes the model.
+    private func rebuild(_ d: inout DeviceState, from filters: [Filter], at: String?, _ e: TraceEvent) {
+        d.suspended = false
+        d.awaitingBaseline = false
+        d.observed = filters
+        if d.model != nil {
+            d.model!.adopt(filters)
+            _ = d.model!.takeFreed()
+        }
+        // The adds and kills lost with the events are unknown: take the list's live
+        // entries as the user's intent rather than accuse the driver; a kill already under
+        // way is not intent even if the walk came before its list edit.
+        d.intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
+        for (k, call) in d.ndoInFlight where !call.add { d.intent.remove(k) }
+        // A filter still REMOVING is in a DEL the PF has not answered yet.
+        for f in filters where f.state == .REMOVING && d.pendingDel[f.key] == nil { d.pendingDel[f.key] = e.seq }
+        d.prematureReported.removeAll()
+        d.ndoInFlight.removeAll()
+        d.lostReported.removeAll()
+        d.ghostReported.removeAll()
+        d.stuckReported.removeAll()
+        d.inCycle = false
+        d.pending.removeAll()
+        d.since.removeAll()
+        let ctx = SnapshotContext(at: at)
+        // (Unpatched frees a deleted filter before its DEL: an empty list may precede one too.)
+        d.baselineMayPrecedeSend = ctx == .ndo || ctx == .unknown
+    }
+
+    // MARK: the model's part of each event
+
+    /// What an event does to the reference model, at the point trace-format.md names.
+    static func modelStep(_ e: TraceEvent, _ m: inout ReferenceModel) {
+        switch e.body {
+        case .addVid(let key, .exit, let ret): if let ret { m.userAdd(key, ret: ret, seq: e.seq) }
+        case .killVid(let key, .exit, _): m.userKill(key, seq: e.seq)
+        case .send(let op, let vids, _): m.send(op, vids: vids, seq: e.seq)
+        case .reply(let op, let retval): m.reply(op, retval: retval, seq: e.seq)
+        case .down(.exit): m.down(seq: e.seq)
+        case .close(.enter, _): m.closeEnter(seq: e.seq)
+        case .close(.exit, _): m.closeExit()
+        case .open(.exit, let ret): if let ret { m.open(ret: ret, seq: e.seq) }
+        case .reset(.enter): m.reset(seq: e.seq)
+        case .caps(let max): m.maxFilters = max
+        default: break
+        }
+    }
+
+    /// The model step, unless an ndo exit was already applied when another CPU showed it.
+    private func stepModel(_ e: TraceEvent, _ d: inout DeviceState, appliedEarly: Bool = false) {
+        guard d.model != nil, !appliedEarly else { return }
+        Self.modelStep(e, &d.model!)
     }
 
     // MARK: the events
@@ -107,6 +202,7 @@ public final class Checker {
             if phase == .enter { d.ndoInFlight[key] = (true, false); return }
             guard let ret else { return }
             let early = d.ndoInFlight.removeValue(forKey: key)?.applied == true
+            noteNdo(e, &d)
             if ret == 0 {
                 d.intent.insert(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
@@ -114,7 +210,7 @@ public final class Checker {
             } else if ret == -5 {
                 checkLimitReject(e, key, &d)
             }
-            if !early { d.model?.userAdd(key, ret: ret, seq: e.seq) }
+            stepModel(e, &d, appliedEarly: early)
 
         case .killVid(let key, let phase, _):
             guard key.vid != 0 else { return }
@@ -125,34 +221,45 @@ public final class Checker {
                 d.stuckReported.remove(key)
                 d.ndoInFlight[key] = (false, false)
             } else {
-                if d.ndoInFlight.removeValue(forKey: key)?.applied != true { d.model?.userKill(key, seq: e.seq) }
+                noteNdo(e, &d)
+                stepModel(e, &d, appliedEarly: d.ndoInFlight.removeValue(forKey: key)?.applied == true)
             }
 
         case .send(let op, let vids, _):
+            var reordered = false
             if op.isVlanFilterOp {
                 if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
                 if let m = d.model {
                     let predicted = m.predictedMessage(op)
-                    if predicted != vids { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
+                    if predicted != vids && !baselineSendExplained(op, vids, m, &d) {
+                        reordered = sendBeforeNdoCalls(e, op, vids, &d)
+                        if !reordered { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
+                    }
                 }
+                d.baselineMayPrecedeSend = false
                 if op.isVlanDel { for k in vids where d.pendingDel[k] == nil { d.pendingDel[k] = e.seq } }
                 else { d.addInFlight = vids }
                 if d.inCycle { checkChurn(e, op, vids, &d) }
             }
-            d.model?.send(op, vids: vids, seq: e.seq)
+            if !reordered { stepModel(e, &d) }
+            noteWorkqueue(&d)
+            // A DEL naming a VLAN the list no longer holds freed it before the reply.
+            if op.isVlanDel { for k in vids where !d.listContains(k) { premature(k, e, &d) } }
 
         case .reply(let op, let retval):
+            d.baselineMayPrecedeSend = false
             let rejectedAdd = op == .addVlanV2 && retval != 0
             let before = rejectedAdd ? d.currentList : nil
-            d.model?.reply(op, retval: retval, seq: e.seq)
+            stepModel(e, &d)
+            noteWorkqueue(&d)
             if op.isVlanDel {
                 if retval != 0 { checkRejectedDelete(e, op, retval, &d) }
                 d.pendingDel.removeAll()
                 d.prematureReported.removeAll()
             } else if rejectedAdd {
-                let after = Set((d.currentList ?? []).map(\.key))
-                let wasInFlight = Set((before ?? []).filter { $0.state.isAddInFlight }.map(\.key))
-                for k in wasInFlight.union(d.addInFlight) where !after.contains(k) { d.rejectedAdd[k] = e.seq }
+                let after = VlanKeySet((d.currentList ?? []).map(\.key))
+                let wasInFlight = (before ?? []).filter { $0.state.isAddInFlight }.map(\.key)
+                for k in wasInFlight + d.addInFlight where !after.contains(k) { d.rejectedAdd[k] = e.seq }
             }
 
         case .down(let phase):
@@ -166,16 +273,16 @@ public final class Checker {
                     d.cyclePendingAdds = VlanKeySet((d.currentList ?? []).filter { $0.state == .ADD || $0.state.isAddInFlight }.map(\.key))
                 }
             } else {
-                d.model?.down(seq: e.seq)
+                stepModel(e, &d)
                 d.isUp = false
             }
 
-        case .close(let phase, _):
-            if phase == .enter { d.model?.closeEnter(seq: e.seq) } else { d.model?.closeExit() }
+        case .close:
+            stepModel(e, &d)
 
         case .open(let phase, let ret):
             guard phase == .exit, let ret else { return }
-            d.model?.open(ret: ret, seq: e.seq)
+            stepModel(e, &d)
             if ret == 0 {
                 d.isUp = true
                 if d.inCycle { d.cycleOpened = true }
@@ -183,35 +290,44 @@ public final class Checker {
 
         case .reset(let phase):
             guard phase == .enter else { return }
-            d.model?.reset(seq: e.seq)
+            stepModel(e, &d)
+            noteWorkqueue(&d)
             // The reset swallows the outstanding reply; the PF drops a reset VF's VLANs.
             d.pendingDel.removeAll()
             d.prematureReported.removeAll()
             if d.inCycle { d.cycleResetSeen = true }
 
-        case .snapshot(let filters, let count, _):
-            if count != filters.count {
-                report(.countMismatch, e, &d, key: nil,
-                       "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
+        case .snapshot(let filters, let count, let at):
+            checkCount(e, filters, count, &d)
+            if d.model == nil {
+                // Without a model the list is the last snapshot: what left it since is freed.
+                if !d.pendingDel.isEmpty, let old = d.observed {
+                    let now = VlanKeySet(filters.map(\.key))
+                    for f in old where !now.contains(f.key) { premature(f.key, e, &d) }
+                }
+                d.observed = filters
+                checkLostFilters(e, filters, &d)
+                return
             }
-            if !d.ndoInFlight.isEmpty, let m = d.model, !m.matches(filters) {
+            if !d.ndoInFlight.isEmpty, !d.model!.matches(filters) {
                 // A snapshot from the workqueue can show an ndo's list edit before its exit.
+                let m = d.model!
                 let differing = d.ndoInFlight.keys.filter { k in
                     filters.first { $0.key == k }?.state != m.entry(k)?.state
                 }
                 applyNdoEarly(differing, e, &d)
             }
-            if let m = d.model, !m.matches(filters) {
-                if let op = explainingMessage(m, filters) {
-                    d.heldSnapshot = (e, filters, op)
-                } else {
-                    divergeAndAdopt(e, filters, &d)
-                }
-            }
             d.observed = filters
-            checkLostFilters(e, filters, &d)
+            if d.model!.matches(filters) {
+                checkLostFilters(e, filters, &d)
+            } else {
+                hold(e, filters, at: at, &d)
+            }
 
         case .settled:
+            // Every record the walks could have been ahead of is in by now.
+            expirePending(upTo: d.pending.count, e, &d)
+            d.baselineMayPrecedeSend = false
             if let list = d.currentList {
                 checkGhosts(e, list, &d)
                 if d.isUp { checkStuck(e, list, &d) }
@@ -220,34 +336,59 @@ public final class Checker {
 
         case .caps(let m):
             d.maxFilters = m
-            d.model?.maxFilters = m
+            stepModel(e, &d)
 
         case .upComplete, .pf, .unknown, .lost, .mark:
             break
         }
     }
 
-    /// The VLAN message whose sending would turn the model's list into the snapshot's, if any.
-    private func explainingMessage(_ m: ReferenceModel, _ filters: [Filter]) -> VirtchnlOp? {
-        let ops: [VirtchnlOp] = m.vlanMode == .v2 ? [.addVlanV2, .delVlanV2] : [.addVlan, .delVlan]
-        for op in ops {
-            let vids = m.predictedMessage(op)
-            guard !vids.isEmpty else { continue }
-            var ahead = m
-            ahead.send(op, vids: vids, seq: 0)
-            if ahead.matches(filters) { return op }
+    /// After a rebuild from a snapshot that may have been ahead of the watchdog: the first
+    /// VLAN message may carry exactly the filters the snapshot already showed in flight.
+    private func baselineSendExplained(_ op: VirtchnlOp, _ vids: [VlanKey], _ m: ReferenceModel,
+                                       _ d: inout DeviceState) -> Bool {
+        guard d.baselineMayPrecedeSend, m.currentOp == nil, !vids.isEmpty else { return false }
+        if op.isVlanAdd {
+            let inFlight = m.filters.filter { $0.state.isAddInFlight }.map(\.key)
+            return vids == Array(inFlight.prefix(vids.count))
         }
-        return nil
+        // P keeps the filters REMOVING; U frees them before sending.
+        let removing = m.filters.filter { $0.state == .REMOVING }.map(\.key)
+        if !removing.isEmpty { return vids == Array(removing.prefix(vids.count)) }
+        return m.generation == .unpatched && vids.allSatisfy { m.entry($0) == nil && !d.intent.contains($0) }
     }
 
-    private func judgeHeld(_ held: (event: TraceEvent, filters: [Filter], op: VirtchnlOp), _ d: inout DeviceState) {
-        if let m = d.model, !m.matches(held.filters) { divergeAndAdopt(held.event, held.filters, &d) }
+    /// A workqueue record: later ndo records cannot precede what the watchdog chooses next
+    /// by more than the calls recorded from here on.
+    private func noteWorkqueue(_ d: inout DeviceState) {
+        d.beforeNdo = nil
+        d.ndoSince.removeAll(keepingCapacity: true)
     }
 
-    private func divergeAndAdopt(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
-        guard let m = d.model else { return }
-        snapshotDivergence(e, expected: m.filters, observed: filters, &d)
-        d.model!.adopt(filters)
+    /// An ndo exit about to be applied: keep the model from before it (once per run of
+    /// ndo calls; the copy is shared until the model changes).
+    private func noteNdo(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard let m = d.model, d.ndoSince.count < 64 else { return }
+        if d.beforeNdo == nil { d.beforeNdo = m }
+        d.ndoSince.append(e)
+    }
+
+    /// A VLAN message the model mispredicts because the watchdog chose it before some of
+    /// the ndo calls recorded ahead of its `send`: place the send before the latest such
+    /// calls that make the prediction right, then apply those calls after it.
+    private func sendBeforeNdoCalls(_ e: TraceEvent, _ op: VirtchnlOp, _ vids: [VlanKey], _ d: inout DeviceState) -> Bool {
+        guard var m = d.beforeNdo, !d.ndoSince.isEmpty else { return false }
+        var prefixes: [ReferenceModel] = [m]
+        for ev in d.ndoSince.dropLast() { Self.modelStep(ev, &m); prefixes.append(m) }
+        for (i, candidate) in prefixes.enumerated().reversed() where candidate.predictedMessage(op) == vids {
+            var r = candidate
+            r.send(op, vids: vids, seq: e.seq)
+            for ev in d.ndoSince[i...] { Self.modelStep(ev, &r) }
+            _ = r.takeFreed()
+            d.model = r
+            return true
+        }
+        return false
     }
 
     /// Applies in-flight ndo calls for these keys now (their exit will not apply them again).
@@ -259,37 +400,140 @@ public final class Checker {
         }
     }
 
-    private func rebuild(_ d: inout DeviceState, from filters: [Filter]) {
-        d.suspended = false
-        d.observed = filters
+    // MARK: snapshots ahead of their explanation
+
+    /// Keys whose snapshot state (or absence) differs from the model's.
+    private static func differingKeys(_ filters: [Filter], _ m: ReferenceModel) -> [VlanKey] {
+        var out: [VlanKey] = []
+        var seen = VlanKeySet()
+        for f in filters {
+            seen.insert(f.key)
+            if !same(f.state, m.entry(f.key)?.state) { out.append(f.key) }
+        }
+        for e in m.entries where !seen.contains(e.key) { out.append(e.key) }
+        return out
+    }
+
+    /// INVALID in a snapshot is a filter being created, which the model already holds as ADD.
+    private static func same(_ observed: FilterState?, _ model: FilterState?) -> Bool {
+        observed == model || (observed == .INVALID && model == .ADD)
+    }
+
+    /// A snapshot the model does not match: judged now when nothing recorded later can
+    /// explain it, else held until the records it may be ahead of arrive.
+    private func hold(_ e: TraceEvent, _ filters: [Filter], at: String?, _ d: inout DeviceState) {
+        let m = d.model!
+        let ctx = SnapshotContext(at: at)
+        let differing = Self.differingKeys(filters, m)
+        let duplicates = VlanKeySet(filters.map(\.key)).count != filters.count
+        // Same entries and states in another order, a key listed twice, or a context nothing
+        // can overtake: no later record can explain it.
+        if differing.isEmpty || duplicates || ctx == .exclusive {
+            diverge(e, expected: m.filters, observed: filters, &d)
+            adopt(filters, e, &d)
+            checkLostFilters(e, filters, &d)
+            return
+        }
+        if d.pending.isEmpty { d.since.removeAll() }
+        if d.pending.count == DeviceState.maxPending { expirePending(upTo: 1, e, &d) }
+        d.pending.append(PendingSnapshot(event: e, filters: filters, context: ctx, model: m, intent: d.intent,
+                                         start: d.since.count, unexplained: differing))
+    }
+
+    /// After each event: pending snapshots that the model has now caught up with were ahead
+    /// of it (accepted); those past the window are divergences.
+    private func afterEvent(_ e: TraceEvent, pushed: Bool, _ d: inout DeviceState) {
+        guard !d.pending.isEmpty else { return }
+        if !pushed { d.since.append(e) }
+        var j = 0
+        while j < d.pending.count {
+            if pushed && j == d.pending.count - 1 { break }
+            if d.pending[j].context.canBeAheadOf(e.body), let m = d.model {
+                let snap = d.pending[j].filters
+                d.pending[j].unexplained.removeAll { k in
+                    Self.same(snap.first { $0.key == k }?.state, m.entry(k)?.state)
+                }
+                if d.pending[j].unexplained.isEmpty {
+                    let p = d.pending.remove(at: j)
+                    // Filters the snapshot lacks are lost only if the user still wants them.
+                    checkLostFilters(p.event, p.filters, &d, wantedThen: p.intent)
+                    trimSince(&d)
+                    continue
+                }
+            }
+            d.pending[j].age += 1
+            j += 1
+        }
+        if let oldest = d.pending.first, oldest.age > DeviceState.aheadWindow { expirePending(upTo: 1, e, &d) }
+    }
+
+    /// Judges the oldest `n` pending snapshots as divergences: each is reported, and the
+    /// model becomes the snapshot plus every event recorded since.
+    private func expirePending(upTo n: Int, _ e: TraceEvent, _ d: inout DeviceState) {
+        var left = n
+        while left > 0, !d.pending.isEmpty {
+            left -= 1
+            let p = d.pending.removeFirst()
+            diverge(p.event, expected: p.model.filters, observed: p.filters, &d)
+            var m = p.model
+            m.adopt(p.filters)
+            var k = 0
+            for (i, ev) in d.since[p.start...].enumerated() {
+                while k < d.pending.count && d.pending[k].start <= p.start + i {
+                    d.pending[k].model = m
+                    k += 1
+                }
+                Self.modelStep(ev, &m)
+            }
+            while k < d.pending.count { d.pending[k].model = m; k += 1 }
+            _ = m.takeFreed()
+            d.model = m
+            // Later snapshots are now compared with the resynchronised history.
+            for j in d.pending.indices { d.pending[j].unexplained = Self.differingKeys(d.pending[j].filters, d.pending[j].model) }
+            for q in d.pending where q.unexplained.isEmpty { checkLostFilters(q.event, q.filters, &d, wantedThen: q.intent) }
+            d.pending.removeAll { $0.unexplained.isEmpty }
+            for k in d.pendingDel.keys where !d.listContains(k) { premature(k, e, &d) }
+            checkLostFilters(p.event, p.filters, &d, wantedThen: p.intent)
+            trimSince(&d)
+        }
+    }
+
+    private func trimSince(_ d: inout DeviceState) {
+        guard let first = d.pending.first else { d.since.removeAll(); return }
+        let cut = first.start
+        guard cut > 0 else { return }
+        d.since.removeFirst(cut)
+        for j in d.pending.indices { d.pending[j].start -= cut }
+    }
+
+    private func adopt(_ filters: [Filter], _ e: TraceEvent, _ d: inout DeviceState) {
         d.model?.adopt(filters)
-        // The adds and kills lost with the events are unknown: take the list's live
-        // entries as the user's intent rather than accuse the driver.
-        d.intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
-        d.pendingDel.removeAll()
-        d.prematureReported.removeAll()
-        d.ndoInFlight.removeAll()
-        d.lostReported.removeAll()
-        d.ghostReported.removeAll()
-        d.stuckReported.removeAll()
-        d.inCycle = false
     }
 
     // MARK: rules
 
-    private func checkLostFilters(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
+    private func checkCount(_ e: TraceEvent, _ filters: [Filter], _ count: Int, _ d: inout DeviceState) {
+        guard count != filters.count else { return }
+        report(.countMismatch, e, &d, key: nil,
+               "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
+    }
+
+    /// lost-filter on a snapshot. `wantedThen`: the intent set when a held snapshot was
+    /// taken; a VLAN counts as lost only if it was wanted then and still is.
+    private func checkLostFilters(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState, wantedThen: VlanKeySet? = nil) {
         guard !d.intent.isEmpty || !d.lostReported.isEmpty else { return }
-        // Fast path: every member of the intent set is in the list.
-        var inIntent = 0
-        for f in filters where d.intent.contains(f.key) { inIntent += 1 }
-        if inIntent >= d.intent.count && d.lostReported.isEmpty { return }
-        // Lists are short: a scan beats building a set on every snapshot.
-        func present(_ k: VlanKey) -> Bool {
-            for f in filters where f.key == k { return true }
-            return false
+        // Fast path: every member of the intent set is in the list (distinct keys: a
+        // key listed twice must not stand in for a missing one).
+        var present = VlanKeySet()
+        for f in filters where d.intent.contains(f.key) { present.insert(f.key) }
+        if present.count == d.intent.count && d.lostReported.isEmpty { return }
+        var all = present
+        if !d.lostReported.isEmpty {
+            for f in filters { all.insert(f.key) }
+            d.lostReported.removeAll { !d.intent.contains($0) || all.contains($0) }
         }
-        if !d.lostReported.isEmpty { d.lostReported.removeAll { !d.intent.contains($0) || present($0) } }
-        for k in d.intent where !present(k) && !d.lostReported.contains(k) {
+        for k in d.intent where !present.contains(k) && !d.lostReported.contains(k) {
+            if let then = wantedThen, !then.contains(k) { continue }
             d.lostReported.insert(k)
             var cause: Cause?, origin: Int64?
             if let s = d.rejectedAdd[k] { cause = .pfRejectedAdd; origin = s }
@@ -299,30 +543,38 @@ public final class Checker {
         }
     }
 
-    private func checkPendingDeletes(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.hasList else { return }
-        for (k, sentAt) in d.pendingDel where d.prematureReported[k] == nil && !d.listContains(k) {
-            var cause: Cause?
-            if case .send = e.body { cause = .freedAtSend }
-            if case .killVid = e.body {
-                // Killed while ADD although a DEL naming it is unanswered: P reaches ADD by a
-                // re-add while REMOVING, U by the restore on open after a down's DEL.
-                cause = d.model?.generation == .patched ? .readdKillDuringDelete : .downUpResend
-            }
-            d.prematureReported[k] = .some(cause)
-            report(.prematureFree, e, &d, key: k,
-                   "VLAN \(k) left the list before the PF answered the DEL sent at seq \(sentAt); if the PF refuses that DEL, nothing tracks the VLAN it keeps",
-                   cause: cause, origin: sentAt)
+    /// Filters that left the model's list during the event, checked against the DELs
+    /// still waiting for a reply (premature-free) without rescanning those on every event.
+    private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard d.model != nil, !d.model!.freed.isEmpty else { return }
+        let freed = d.model!.takeFreed()
+        guard !d.pendingDel.isEmpty else { return }
+        for k in freed { premature(k, e, &d) }
+    }
+
+    private func premature(_ k: VlanKey, _ e: TraceEvent, _ d: inout DeviceState) {
+        guard let sentAt = d.pendingDel[k], d.prematureReported[k] == nil, d.hasList else { return }
+        var cause: Cause?
+        if case .send = e.body { cause = .freedAtSend }
+        if case .killVid = e.body {
+            // Killed while ADD although a DEL naming it is unanswered: P reaches ADD by a
+            // re-add while REMOVING, U by the restore on open after a down's DEL.
+            cause = d.model?.generation == .patched ? .readdKillDuringDelete : .downUpResend
         }
+        d.prematureReported[k] = .some(cause)
+        report(.prematureFree, e, &d, key: k,
+               "VLAN \(k) left the list before the PF answered the DEL sent at seq \(sentAt); if the PF refuses that DEL, nothing tracks the VLAN it keeps",
+               cause: cause, origin: sentAt)
     }
 
     private func checkRejectedDelete(_ e: TraceEvent, _ op: VirtchnlOp, _ retval: Int32, _ d: inout DeviceState) {
-        let list = d.currentList
+        guard let list = d.currentList else { return }
+        var states: [VlanKey: FilterState] = [:]
+        for f in list where states[f.key] == nil { states[f.key] = f.state }
         for (k, sentAt) in d.pendingDel.sorted(by: { $0.key < $1.key }) {
-            guard let list else { break }
-            if let f = list.first(where: { $0.key == k }) {
+            if let state = states[k] {
                 d.refusedDel.insert(k)
-                if f.state == .ACTIVE {
+                if state == .ACTIVE {
                     report(.pfRefusedDelete, e, &d, key: k,
                            "the PF refused the \(op.name) sent at seq \(sentAt) (retval \(retval)); VLAN \(k) is kept ACTIVE, as the patched design intends",
                            origin: sentAt)
@@ -432,14 +684,20 @@ public final class Checker {
                "\(op.name) carries [\(EventText.keys(actual))] but the \(d.model!.generation.rawValue) model predicts [\(EventText.keys(predicted))] from the list \(EventText.list(d.model!.filters))")
     }
 
-    private func snapshotDivergence(_ e: TraceEvent, expected: [Filter], observed: [Filter], _ d: inout DeviceState) {
+    private func diverge(_ e: TraceEvent, expected: [Filter], observed: [Filter], _ d: inout DeviceState) {
         var diffs: [String] = []
         var firstKey: VlanKey?
         let exp = Dictionary(expected.map { ($0.key, $0.state) }, uniquingKeysWith: { a, _ in a })
-        let obs = Dictionary(observed.map { ($0.key, $0.state) }, uniquingKeysWith: { a, _ in a })
+        var seen = VlanKeySet()
         for f in observed {
+            if seen.contains(f.key) {
+                diffs.append("VLAN \(f.key) is listed twice")
+                firstKey = firstKey ?? f.key
+                continue
+            }
+            seen.insert(f.key)
             if let s = exp[f.key] {
-                if s != f.state && !(f.state == .INVALID && s == .ADD) {
+                if !Self.same(f.state, s) {
                     diffs.append("VLAN \(f.key) is \(f.state.rawValue), model says \(s.rawValue)")
                     firstKey = firstKey ?? f.key
                 }
@@ -448,7 +706,7 @@ public final class Checker {
                 firstKey = firstKey ?? f.key
             }
         }
-        for f in expected where obs[f.key] == nil {
+        for f in expected where !seen.contains(f.key) {
             diffs.append("VLAN \(f.key) (\(f.state.rawValue)) is missing")
             firstKey = firstKey ?? f.key
         }
@@ -465,7 +723,8 @@ public final class Checker {
         countsByRule[rule, default: 0] += 1
         findingSeqs.append((e.seq, rule.severity))
         guard findings.count < maxStoredFindings else { return }
-        let context = d.recentEvents.map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
+        // A held snapshot is judged later: its leading events are those before it.
+        let context = d.events(upTo: e.seq).map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
         let originLine = origin.flatMap { d.event(seq: $0) }.map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
         let f = Finding(rule: rule, seq: e.seq, dev: d.dev, key: key, message: message, event: e.kind,
                         cause: cause, originSeq: origin, origin: originLine, context: context)
@@ -477,40 +736,77 @@ public final class Checker {
 
     public func finish() -> CheckReport {
         for i in devices.indices {
-            if let held = devices[i].heldSnapshot {
-                devices[i].heldSnapshot = nil
-                divergeAndAdopt(held.event, held.filters, &devices[i])
+            if let last = devices[i].pending.last {
+                expirePending(upTo: devices[i].pending.count, last.event, &devices[i])
             }
         }
         var reasons: [String] = []
         for d in devices {
-            if d.lostEvents > 0 { reasons.append("\(d.dev): \(d.lostEvents) events lost") }
-            let open = zip(DeviceState.callNames, d.openCalls).filter { $0.1 > 0 }.map(\.0)
-            if !open.isEmpty { reasons.append("\(d.dev): the trace ends inside \(open.joined(separator: ", "))") }
+            if d.lostEvents > 0 || d.lossesUncounted > 0 {
+                let counted = d.lostEvents > 0 ? "\(d.lostEvents) events lost" : ""
+                let uncounted = d.lossesUncounted > 0 ? "\(d.lossesUncounted) loss\(d.lossesUncounted == 1 ? "" : "es") of unknown size" : ""
+                reasons.append("\(d.dev): " + [counted, uncounted].filter { !$0.isEmpty }.joined(separator: ", "))
+            }
+            if let call = d.lastEnter { reasons.append("\(d.dev): the trace ends inside \(call)") }
+            if d.awaitingBaseline {
+                reasons.append("\(d.dev): the recording started mid-stream and has no snapshot of this device: nothing of it was judged")
+            }
         }
         let violations = countsByRule.filter { $0.key.severity == .violation }.values.reduce(0, +)
         let verdict: Verdict = violations > 0 ? .fail : (reasons.isEmpty ? .pass : .inconclusive)
+        let (cases, outside) = self.cases()
         return CheckReport(verdict: verdict, header: header, events: events, devices: deviceNames,
-                           findings: findings, countsByRule: countsByRule, cases: cases(),
-                           inconclusiveReasons: reasons)
+                           findings: findings, countsByRule: countsByRule, cases: cases,
+                           outsideCases: outside, inconclusiveReasons: reasons)
     }
 
-    private func cases() -> [CaseResult] {
+    /// Cases from the marks: a result-bearing mark closes the case of every event since the
+    /// previous one. A mark without result opens a case before its result: when the trace
+    /// ends before the result, the events since the last closed case are that unfinished
+    /// case's (result `UNFINISHED`), not in no case. Other findings after the last closed
+    /// case are counted apart.
+    private func cases() -> ([CaseResult], OutsideCases) {
         var out: [CaseResult] = []
+        var outside = OutsideCases()
         var prev: Int64 = .min
+        var opener: String?
         var fi = 0
         let sorted = findingSeqs.sorted { $0.seq < $1.seq }
-        for m in marks {
-            guard let result = m.result else { continue }
+        func take(upTo last: Int64) -> (Int, Int) {
             var n = 0, v = 0
-            while fi < sorted.count, sorted[fi].seq <= m.seq {
-                if sorted[fi].seq > prev { n += 1; if sorted[fi].severity == .violation { v += 1 } }
+            while fi < sorted.count, sorted[fi].seq <= last {
+                n += 1
+                if sorted[fi].severity == .violation { v += 1 }
                 fi += 1
             }
+            return (n, v)
+        }
+        for m in marks {
+            guard let result = m.result else {
+                if opener == nil { opener = m.text }
+                continue
+            }
+            let (n, v) = take(upTo: m.seq)
             out.append(CaseResult(name: m.text, result: result.rawValue, findings: n, violations: v,
                                   firstSeq: prev == .min ? nil : prev + 1, lastSeq: m.seq))
             prev = m.seq
+            opener = nil
         }
-        return out
+        let (n, v) = take(upTo: .max)
+        if let opener {
+            out.append(CaseResult(name: opener, result: CaseResult.unfinished, findings: n, violations: v,
+                                  firstSeq: prev == .min ? nil : prev + 1, lastSeq: .max))
+        } else if !out.isEmpty {
+            outside = OutsideCases(findings: n, violations: v)
+        }
+        return (out, outside)
     }
+}
+
+/// Why the checker refused a trace (bad input: the contract's exit 2).
+public struct CheckerRefusal: Error, Sendable, CustomStringConvertible {
+    public var seq: Int64
+    public var field: String
+    public var message: String
+    public var description: String { "event seq \(seq): \(field): \(message)" }
 }

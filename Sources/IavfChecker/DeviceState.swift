@@ -1,6 +1,65 @@
 import IavfModel
 import IavfTrace
 
+/// Where a snapshot was taken, and so which later records it can be ahead of.
+///
+/// A snapshot's place in the trace is where its ring-buffer record was reserved; the
+/// lockless walk of `vlan_filter_list` runs after that, while the other context goes on.
+/// The contexts exclude each other as section 1.6 of the spec says: the ndo calls hold RTNL
+/// (not crit_lock), the workqueue items (watchdog, completion, reset) are ordered and hold
+/// crit_lock, open and down hold both. So a snapshot can show what the *other* context did
+/// before that context's record: an ndo snapshot the watchdog's state change before its
+/// `send` (the change is made under the list lock, the send recorded after it) or a
+/// completion's change before its `reply` record (a walk slower than the completion's start);
+/// a workqueue snapshot an ndo's list edit before its `add_vid`/`kill_vid` record.
+enum SnapshotContext {
+    /// `add_vid`, `kill_vid`, and `close` (which waits for the watchdog without crit_lock).
+    case ndo
+    /// `iavf_add_vlans`, `iavf_del_vlans`, `send`, `reply`, `reset`, `up_complete`.
+    case workqueue
+    /// `open`, `down`: RTNL and crit_lock held; nothing else touches the list.
+    case exclusive
+    /// A hand-written trace or an unknown probe point: any of the above.
+    case unknown
+
+    init(at: String?) {
+        switch at {
+        case "add_vid", "kill_vid", "close": self = .ndo
+        case "iavf_add_vlans", "iavf_del_vlans", "add_vlans", "del_vlans", "send", "reply", "reset", "up_complete":
+            self = .workqueue
+        case "open", "down": self = .exclusive
+        default: self = .unknown
+        }
+    }
+
+    /// Whether an event of this kind, recorded after the snapshot, can be what it already shows.
+    func canBeAheadOf(_ e: TraceEvent.Body) -> Bool {
+        switch e {
+        case .send(let op, _, _): return (self == .ndo || self == .unknown) && op.isVlanFilterOp
+        case .reply: return self == .ndo || self == .unknown
+        case .addVid, .killVid: return self == .workqueue || self == .unknown
+        default: return false
+        }
+    }
+}
+
+/// A snapshot the model does not match yet, waiting for the records it may be ahead of.
+struct PendingSnapshot {
+    var event: TraceEvent
+    var filters: [Filter]
+    var context: SnapshotContext
+    /// The model and the intent set as they were at the snapshot.
+    var model: ReferenceModel
+    var intent: VlanKeySet
+    /// Index into `DeviceState.since` of the first event after the snapshot.
+    var start: Int
+    /// Keys whose state in the snapshot (or absence) the model has not shown at any point
+    /// since; a walk can be torn, so each entry may be explained at its own point.
+    var unexplained: [VlanKey]
+    /// Events of the device since the snapshot.
+    var age = 0
+}
+
 /// What the checker knows of one adapter.
 struct DeviceState {
     let dev: String
@@ -45,19 +104,35 @@ struct DeviceState {
     /// before the exit was recorded (spec 5.4: the ndo path holds no crit_lock).
     var ndoInFlight: [VlanKey: (add: Bool, applied: Bool)] = [:]
 
-    /// A snapshot that differs from the model exactly as the watchdog's next message would
-    /// make it: the watchdog changed the states on another CPU and its `send` record is
-    /// still to come. Judged at the device's next event.
-    var heldSnapshot: (event: TraceEvent, filters: [Filter], op: VirtchnlOp)?
+    /// Snapshots not yet matched by the model (oldest first), and the device's events since
+    /// the oldest of them (to replay onto the snapshot if it turns out to be a divergence).
+    var pending: [PendingSnapshot] = []
+    var since: [TraceEvent] = []
+    static let maxPending = 8
+    /// Device events a snapshot may be ahead of its explanation; `settled` ends it sooner.
+    static let aheadWindow = 64
+
+    /// The model was rebuilt from a snapshot taken in a context that can be ahead of the
+    /// watchdog's send: the first VLAN message may be the one its in-flight filters went out
+    /// in (or they went out before the recording; then a reply comes first).
+    var baselineMayPrecedeSend = false
+
+    /// The model as of the last workqueue record (send, reply, reset) and the ndo records
+    /// since: the watchdog chooses a message's VLANs under the list lock and its `send`
+    /// is recorded after it unlocks, so ndo calls recorded in between may have come after
+    /// the choice.
+    var beforeNdo: ReferenceModel?
+    var ndoSince: [TraceEvent] = []
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
     /// A mid-stream recording: nothing is judged before the device's first snapshot.
     var awaitingBaseline = false
     var lostEvents: Int64 = 0
-    /// Calls entered and not yet exited, by function (`callNames` order).
-    var openCalls = [Int](repeating: 0, count: 7)
-    static let callNames = ["add_vid", "kill_vid", "down", "up_complete", "open", "close", "reset"]
+    /// `lost` events whose count was 0: the transport knew it dropped records, not how many.
+    var lossesUncounted = 0
+    /// The device's last event (marks aside) entered a call that had not returned: its name.
+    var lastEnter: String?
 
     /// The device's recent events: the report shows the last few before a finding, and
     /// the event a race began at when it is still here.
@@ -76,8 +151,8 @@ struct DeviceState {
         self.recentDepth = recentDepth > 0 ? max(recentDepth, Self.historyDepth) : 0
         if let g = header.generation {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+            model!.logsFreed = true
         }
-        recent.reserveCapacity(recentDepth)
     }
 
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),
@@ -98,10 +173,14 @@ struct DeviceState {
         recentNext = (recentNext + 1) % recentDepth
     }
 
-    /// The last `contextDepth` events, oldest first.
-    var recentEvents: [TraceEvent] {
-        let all = recent.count == recentDepth ? Array(recent[recentNext...] + recent[..<recentNext]) : recent
-        return Array(all.suffix(contextDepth))
+    /// The history, oldest first.
+    var history: [TraceEvent] {
+        recent.count == recentDepth ? Array(recent[recentNext...] + recent[..<recentNext]) : recent
+    }
+
+    /// The last `contextDepth` events up to and including `seq`, oldest first.
+    func events(upTo seq: Int64) -> [TraceEvent] {
+        Array(history.filter { $0.seq <= seq }.suffix(contextDepth))
     }
 
     /// The event with this seq, if it is still in the history.

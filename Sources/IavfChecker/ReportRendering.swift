@@ -70,6 +70,9 @@ public enum ReportRenderer {
                 let pad = String(repeating: " ", count: max(0, w - c.name.count))
                 s += "  \(c.result)\(String(repeating: " ", count: max(0, 4 - c.result.count)))  \(c.name)\(pad)  \(c.violations) violations, \(c.findings - c.violations) other findings\n"
             }
+            if r.outsideCases.findings > 0 {
+                s += "  (outside any case: \(r.outsideCases.violations) violations, \(r.outsideCases.findings - r.outsideCases.violations) other findings)\n"
+            }
             s += "\n"
         }
         if r.totalFindings > 0 {
@@ -120,6 +123,7 @@ public enum ReportRenderer {
         raw(r.cases.map { "{\"name\":\(q($0.name)),\"result\":\(q($0.result)),\"findings\":\($0.findings),\"violations\":\($0.violations)}" }
             .joined(separator: ","))
         raw("]")
+        raw(","); key("outside_cases"); raw("{\"findings\":\(r.outsideCases.findings),\"violations\":\(r.outsideCases.violations)}")
         raw(","); key("inconclusive_reasons"); raw("["); raw(r.inconclusiveReasons.map { q($0) }.joined(separator: ",")); raw("]")
         raw("}\n")
         return String(decoding: b, as: UTF8.self)
@@ -148,16 +152,35 @@ public enum ReportRenderer {
             }
         }
         if !r.cases.isEmpty {
-            s += "1..\(r.cases.count)\n"
+            // Findings in no case get a test point of their own, so a failing trace always
+            // shows a `not ok` (a KTAP parser reads nothing else).
+            let outside = r.outsideCases.findings > 0
+            s += "1..\(r.cases.count + (outside ? 1 : 0))\n"
+            func inCase(_ f: Finding) -> Bool {
+                r.cases.contains { f.seq >= ($0.firstSeq ?? .min) && f.seq <= $0.lastSeq }
+            }
             for (i, c) in r.cases.enumerated() {
                 let lo = c.firstSeq ?? .min
                 diag(r.findings.filter { $0.seq >= lo && $0.seq <= c.lastSeq })
                 if c.violations > 0 {
                     s += "not ok \(i + 1) \(c.name)\n"; fail += 1
+                } else if c.result == CaseResult.unfinished {
+                    s += "ok \(i + 1) \(c.name) # SKIP the trace ends before the case's result\n"; skip += 1
                 } else if inconclusive {
                     s += "ok \(i + 1) \(c.name)\(skipNote)\n"; skip += 1
                 } else {
                     s += "ok \(i + 1) \(c.name)\n"; pass += 1
+                }
+            }
+            if outside {
+                let n = r.cases.count + 1
+                diag(r.findings.filter { !inCase($0) })
+                if r.outsideCases.violations > 0 {
+                    s += "not ok \(n) findings outside any case\n"; fail += 1
+                } else if inconclusive {
+                    s += "ok \(n) findings outside any case\(skipNote)\n"; skip += 1
+                } else {
+                    s += "ok \(n) findings outside any case\n"; pass += 1
                 }
             }
         } else {
