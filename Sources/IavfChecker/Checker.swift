@@ -63,6 +63,7 @@ public final class Checker {
             return
         }
         let pendingBefore = devices[i].pending.count
+        if devices[i].otherOrder != nil { stepOtherOrder(e, &devices[i]) }
         apply(e, &devices[i])
         afterEvent(e, pushed: devices[i].pending.count > pendingBefore, &devices[i])
         drainFreed(e, &devices[i])
@@ -248,6 +249,7 @@ public final class Checker {
 
         case .reply(let op, let retval):
             d.baselineMayPrecedeSend = false
+            keepOtherOrder(e, &d)
             let rejectedAdd = op == .addVlanV2 && retval != 0
             let before = rejectedAdd ? d.currentList : nil
             stepModel(e, &d)
@@ -318,6 +320,14 @@ public final class Checker {
                 applyNdoEarly(differing, e, &d)
             }
             d.observed = filters
+            if let other = d.otherOrder {
+                // The first snapshot after the overlap says which order the driver took.
+                d.otherOrder = nil
+                if !d.model!.matches(filters) && other.model.matches(filters) {
+                    d.model = other.model
+                    _ = d.model!.takeFreed()
+                }
+            }
             if d.model!.matches(filters) {
                 checkLostFilters(e, filters, &d)
             } else {
@@ -328,6 +338,7 @@ public final class Checker {
             // Every record the walks could have been ahead of is in by now.
             expirePending(upTo: d.pending.count, e, &d)
             d.baselineMayPrecedeSend = false
+            d.otherOrder = nil
             if let list = d.currentList {
                 checkGhosts(e, list, &d)
                 if d.isUp { checkStuck(e, list, &d) }
@@ -356,6 +367,40 @@ public final class Checker {
         let removing = m.filters.filter { $0.state == .REMOVING }.map(\.key)
         if !removing.isEmpty { return vids == Array(removing.prefix(vids.count)) }
         return m.generation == .unpatched && vids.allSatisfy { m.entry($0) == nil && !d.intent.contains($0) }
+    }
+
+    /// A reply recorded between an ndo call's enter and exit: its completion and the ndo's
+    /// list edit (under the list lock, each atomic) ran in either order. Keep the order
+    /// with the edit first; the recorded order (edit at the exit) stays the model.
+    private func keepOtherOrder(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard var m = d.model else { return }
+        let early = d.ndoInFlight.filter { !$0.value.applied }
+        guard !early.isEmpty else { return }
+        for (k, call) in early {
+            if call.add { m.userAdd(k, ret: 0, seq: e.seq) } else { m.userKill(k, seq: e.seq) }
+        }
+        Self.modelStep(e, &m)
+        _ = m.takeFreed()
+        d.otherOrder = (m, Array(early.keys))
+    }
+
+    /// Events after the overlap, applied to the other order too (its early ndo exits aside).
+    private func stepOtherOrder(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard var other = d.otherOrder else { return }
+        switch e.body {
+        case .addVid(let k, .exit, _), .killVid(let k, .exit, _):
+            if other.early.contains(k) { other.early.removeAll { $0 == k }; d.otherOrder = other; return }
+        case .snapshot, .settled:
+            return
+        case .lost:
+            d.otherOrder = nil
+            return
+        default:
+            break
+        }
+        Self.modelStep(e, &other.model)
+        _ = other.model.takeFreed()
+        d.otherOrder = other
     }
 
     /// A workqueue record: later ndo records cannot precede what the watchdog chooses next

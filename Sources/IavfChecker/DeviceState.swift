@@ -124,6 +124,11 @@ struct DeviceState {
     var beforeNdo: ReferenceModel?
     var ndoSince: [TraceEvent] = []
 
+    /// A completion recorded while an ndo call was under way may have run before or after
+    /// the ndo's list edit: the model with the edit first, kept until the next snapshot
+    /// says which order it was, and the keys it applied early.
+    var otherOrder: (model: ReferenceModel, early: [VlanKey])?
+
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false
     /// A mid-stream recording: nothing is judged before the device's first snapshot.
