@@ -13,6 +13,10 @@ public final class Checker {
     public let maxStoredFindings: Int
     /// Most distinct `dev` values a trace may name (each costs a few KB of state).
     public let maxDevices: Int
+    /// Most filters all devices' lists may hold together (each device counted at its
+    /// largest): bounds memory on hostile traces. 256 VFs with 1024 VLANs each fit.
+    public let maxListedFilters: Int
+    private var listedFilters = 0
     /// Called for every finding as it is made (for `watch`).
     public var onFinding: ((Finding) -> Void)?
     /// Set when the trace is refused as bad input (the contract's exit 2); events fed after
@@ -27,11 +31,13 @@ public final class Checker {
     private var findingSeqs: [(seq: Int64, severity: Severity)] = []
     private let contextDepth: Int
 
-    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000, maxDevices: Int = 1024) {
+    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000, maxDevices: Int = 1024,
+                maxListedFilters: Int = 262_144) {
         self.header = header
         self.contextDepth = contextDepth
         self.maxStoredFindings = maxStoredFindings
         self.maxDevices = maxDevices
+        self.maxListedFilters = maxListedFilters
     }
 
     public var deviceNames: [String] { devices.map(\.dev) }
@@ -62,11 +68,25 @@ public final class Checker {
             }
             return
         }
+        if case .snapshot(let fs, _, _) = e.body, fs.count > devices[i].peakList, !budget(fs.count, e, &devices[i]) { return }
         let pendingBefore = devices[i].pending.count
         if devices[i].otherOrder != nil { stepOtherOrder(e, &devices[i]) }
         apply(e, &devices[i])
         afterEvent(e, pushed: devices[i].pending.count > pendingBefore, &devices[i])
         drainFreed(e, &devices[i])
+        if let n = devices[i].model?.count, n > devices[i].peakList { _ = budget(n, e, &devices[i]) }
+    }
+
+    /// Counts a device's larger list against the budget; refuses the trace past it.
+    private func budget(_ n: Int, _ e: TraceEvent, _ d: inout DeviceState) -> Bool {
+        listedFilters += n - d.peakList
+        d.peakList = n
+        guard listedFilters <= maxListedFilters else {
+            refusal = CheckerRefusal(seq: e.seq, field: "filters",
+                                     message: "the trace's devices list more than \(maxListedFilters) VLAN filters together (counting each device at its largest list); split the trace per device")
+            return false
+        }
+        return true
     }
 
     private func index(for e: TraceEvent) -> Int? {
@@ -756,6 +776,7 @@ public final class Checker {
             firstKey = firstKey ?? f.key
         }
         if diffs.isEmpty { diffs.append("same entries in another order") }
+        if diffs.count > 8 { diffs = diffs.prefix(8) + ["... (\(diffs.count - 8) more differences)"] }
         let g = d.model!.generation
         let foreign = observed.filter { !$0.state.generations.contains(g) && $0.state != .INVALID }
         let note = foreign.isEmpty ? "" : " (state \(foreign[0].state.rawValue) does not exist in the \(g.rawValue) driver: is the trace's generation right?)"

@@ -172,8 +172,24 @@ struct DeviceState {
         return observed?.contains { $0.key == key } ?? false
     }
 
+    /// The largest list this device has held (snapshot or model): counted against the
+    /// checker's budget of filters across devices.
+    var peakList = 0
+
     mutating func remember(_ e: TraceEvent) {
         guard recentDepth > 0 else { return }
+        // The history only feeds finding texts, which show a list's first entries: a long
+        // list is kept cut short so that 256 events cost little whatever they carry.
+        var e = e
+        switch e.body {
+        case .snapshot(let fs, let count, let at) where fs.count > EventText.shown + 1:
+            e.body = .snapshot(filters: Array(fs.prefix(EventText.shown + 1)), count: count, at: at)
+        case .send(let op, let vids, let ret) where vids.count > EventText.shown + 1:
+            e.body = .send(op: op, vids: Array(vids.prefix(EventText.shown + 1)), ret: ret)
+        case .pf(let vids) where vids.count > EventText.shown + 1:
+            e.body = .pf(vids: Array(vids.prefix(EventText.shown + 1)))
+        default: break
+        }
         if recent.count < recentDepth { recent.append(e) } else { recent[recentNext] = e }
         recentNext = (recentNext + 1) % recentDepth
     }

@@ -16,7 +16,7 @@ public enum EventText {
         case .close(let p, let r): return "close \(p.rawValue)" + ret(r)
         case .reset(let p): return "reset \(p.rawValue)"
         case .snapshot(let fs, let count, let at):
-            return "snapshot {\(fs.map { "\($0.key):\($0.state.rawValue)" }.joined(separator: " "))} count \(count)"
+            return "snapshot \(list(fs)) count \(count)"
                 + (at.map { " (after \($0))" } ?? "")
         case .settled(let reason): return "settled" + (reason.map { " (\($0))" } ?? "")
         case .lost(let n): return "lost \(n) events"
@@ -27,11 +27,18 @@ public enum EventText {
         }
     }
 
-    public static func keys(_ ks: [VlanKey]) -> String { ks.map(\.description).joined(separator: " ") }
+    /// Most entries a list shows: a finding's text stays readable (and small) whatever the list.
+    public static let shown = 32
+
+    public static func keys(_ ks: [VlanKey]) -> String {
+        ks.prefix(shown).map(\.description).joined(separator: " ") + more(ks.count)
+    }
 
     public static func list(_ fs: [Filter]) -> String {
-        "{" + fs.map { "\($0.key):\($0.state.rawValue)" }.joined(separator: " ") + "}"
+        "{" + fs.prefix(shown).map { "\($0.key):\($0.state.rawValue)" }.joined(separator: " ") + more(fs.count) + "}"
     }
+
+    private static func more(_ n: Int) -> String { n > shown ? " ... (\(n - shown) more)" : "" }
 
     private static func ret(_ r: Int32?) -> String {
         guard let r else { return "" }

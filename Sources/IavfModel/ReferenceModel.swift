@@ -7,7 +7,8 @@ public struct ReferenceModel: Sendable {
         public var key: VlanKey
         public var state: FilterState
         /// The latest `seq` at which each race-relevant transition happened, by kind.
-        private var seqs: [Int64?] = Array(repeating: nil, count: Provenance.allCases.count)
+        /// Allocated at the first note: most entries (all that a snapshot creates) have none.
+        private var seqs: [Int64?] = []
 
         public init(key: VlanKey, state: FilterState) {
             self.key = key
@@ -17,7 +18,7 @@ public struct ReferenceModel: Sendable {
         public var filter: Filter { Filter(key: key, state: state) }
 
         public func last(_ kind: Provenance) -> ProvenanceMark? {
-            seqs[kind.index].map { ProvenanceMark(kind: kind, seq: $0) }
+            kind.index < seqs.count ? seqs[kind.index].map { ProvenanceMark(kind: kind, seq: $0) } : nil
         }
 
         /// The most recent of `kinds` that happened to this filter.
@@ -25,7 +26,10 @@ public struct ReferenceModel: Sendable {
             kinds.compactMap(last).max { $0.seq < $1.seq }
         }
 
-        mutating func note(_ kind: Provenance, _ seq: Int64) { seqs[kind.index] = seq }
+        mutating func note(_ kind: Provenance, _ seq: Int64) {
+            if seqs.isEmpty { seqs = Array(repeating: nil, count: Provenance.allCases.count) }
+            seqs[kind.index] = seq
+        }
     }
 
     /// V1 message capacity: 2 bytes a VID after a 6-byte header in a 4096-byte buffer.

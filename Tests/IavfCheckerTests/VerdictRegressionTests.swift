@@ -219,6 +219,20 @@ struct VerdictRegressionTests {
         #expect(c.deviceNames.count == 1024)
     }
 
+    @Test("devices that list more filters together than the budget are refused; finding texts stay short")
+    func listBudget() {
+        let c = Checker(header: TraceHeader(generation: .patched, maxFilters: nil), maxListedFilters: 20_000)
+        let big = (1...8000).map { Filter(key: VlanKey(vid: UInt16($0 % 4000 + 1), tpid: $0 <= 4000 ? VlanKey.ctag : VlanKey.stag), state: .ACTIVE) }
+        for (i, dev) in ["a", "b", "c"].enumerated() {
+            c.feed(TraceEvent(seq: Int64(i + 1), tNs: 0, dev: dev, .snapshot(filters: big, count: 8000, at: "reply")))
+        }
+        #expect(c.refusal?.field == "filters", "3 x 8000 > 20000")
+        let r = c.finish()
+        // Two devices were judged: nobody added their 8000 VLANs; the texts show 32 of them.
+        #expect(r.findings.allSatisfy { $0.message.count < 4000 })
+        #expect(r.findings.contains { $0.message.contains("(7968 more)") })
+    }
+
     @Test("a snapshot or a message longer than a VF's list can be is bad input")
     func tooLongLists() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iavf-hostile-\(getpid())")
