@@ -47,9 +47,6 @@ struct CheckCommand: ParsableCommand {
         } catch let e as TraceReadError {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)
-        } catch let e as CheckerRefusal {
-            FileHandleOutput.stderr("iavf-check: bad input: \(trace): \(e)\n")
-            throw ExitCode(ExitStatus.badInput)
         }
         FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: trace))
         throw ExitCode(report.verdict.exitCode)
@@ -64,7 +61,9 @@ public enum CheckRun {
         let checker = Checker(header: reader.header, contextDepth: context, maxStoredFindings: maxFindings)
         while let e = try reader.next() {
             checker.feed(e)
-            if let refused = checker.refusal { throw refused }
+            if let refused = checker.refusal {
+                throw TraceReadError(file: path, line: reader.line, field: refused.field, message: refused.message)
+            }
         }
         for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
             warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")

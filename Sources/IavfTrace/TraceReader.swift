@@ -8,6 +8,13 @@ public struct TraceReadError: Error, CustomStringConvertible, Sendable {
     public var field: String?
     public var message: String
 
+    public init(file: String, line: Int, field: String?, message: String) {
+        self.file = file
+        self.line = line
+        self.field = field
+        self.message = message
+    }
+
     public var description: String {
         let loc = line > 0 ? "\(file):\(line)" : file
         if let field { return "\(loc): field '\(field)': \(message)" }
