@@ -70,7 +70,8 @@ let package = Package(
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
 
-        .testTarget(name: "IavfModelTests", dependencies: ["IavfModel"], path: "Tests/IavfModelTests"),
+        // The checker and reader too: the mutation test runs the sample traces against mutated tables.
+        .testTarget(name: "IavfModelTests", dependencies: ["IavfModel", "IavfChecker", "IavfTrace"], path: "Tests/IavfModelTests"),
         .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace"], path: "Tests/IavfTraceTests"),
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
