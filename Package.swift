@@ -70,15 +70,24 @@ let package = Package(
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
 
-        .testTarget(name: "IavfModelTests", dependencies: ["IavfModel"], path: "Tests/IavfModelTests"),
-        .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace"], path: "Tests/IavfTraceTests"),
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer -D FUZZING); in a
+        // plain build they are replayers of a corpus, so `swift build` needs no fuzzer runtime.
+        // What each fuzzer does with an input, shared with the regression tests.
+        .target(name: "IavfFuzzing", dependencies: ["IavfTrace", "IavfChecker", "IavfPF", "IavfModel"], path: "Fuzz/IavfFuzzing"),
+        .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+        .executableTarget(name: "FuzzTrace", dependencies: ["IavfFuzzing", "CFuzzerDriver"], path: "Fuzz/FuzzTrace"),
+        .executableTarget(name: "FuzzVirtchnl", dependencies: ["IavfFuzzing", "CFuzzerDriver"], path: "Fuzz/FuzzVirtchnl"),
+
+        // The checker and reader too: the mutation test runs the sample traces against mutated tables.
+        .testTarget(name: "IavfModelTests", dependencies: ["IavfModel", "IavfChecker", "IavfTrace"], path: "Tests/IavfModelTests"),
+        .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace", "IavfFuzzing"], path: "Tests/IavfTraceTests"),
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
         .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
-        .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel"], path: "Tests/IavfPFTests"),
+        .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),
         .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios"], path: "Tests/IavfScenariosTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),

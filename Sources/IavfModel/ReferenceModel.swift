@@ -39,6 +39,8 @@ public struct ReferenceModel: Sendable {
     public static let v2Chunk = 126
 
     public let generation: Generation
+    /// The generation's rows (the built-in table, or a test's: `TransitionTable.withRows`).
+    let table: CompiledTable
     public var vlanMode: VlanMode
     /// `vlan_v2_caps.filtering.max_filters`; nil when unknown or under V1.
     public var maxFilters: Int?
@@ -58,6 +60,7 @@ public struct ReferenceModel: Sendable {
 
     public init(generation: Generation, vlanMode: VlanMode = .v2, maxFilters: Int? = nil) {
         self.generation = generation
+        self.table = TransitionTable.compiled(generation)
         self.vlanMode = vlanMode
         self.maxFilters = maxFilters
     }
@@ -84,8 +87,9 @@ public struct ReferenceModel: Sendable {
         if let i = index(of: key) {
             let before = entries[i].state
             apply(.userAdd, at: i, seq: seq)
-            if generation == .patched, before == .REMOVING { entries[i].note(.readdedWhileRemoving, seq) }
-        } else if let row = TransitionTable.row(generation, from: .absent, on: .userAdd),
+            // Looked up again: a test's table (TransitionTable.withRows) may have freed it.
+            if generation == .patched, before == .REMOVING, let j = index(of: key) { entries[j].note(.readdedWhileRemoving, seq) }
+        } else if let row = table.row(from: .absent, on: .userAdd),
                   case .state(let s) = row.to {
             entries.append(Entry(key: key, state: s))
             sideEffects(row)
@@ -103,7 +107,7 @@ public struct ReferenceModel: Sendable {
     /// capacity and, for V2 ADD, the clamp of section 2.5 / erratum 8).
     public func predictedMessage(_ op: VirtchnlOp) -> [VlanKey] {
         guard op.isVlanFilterOp else { return [] }
-        let mask = TransitionTable.selectableMask(generation, add: op.isVlanAdd)
+        let mask = table.selectableMask(add: op.isVlanAdd)
         var c = 0
         for e in entries where mask & (1 << e.state.ordinal) != 0 { c += 1 }
         var k = c
@@ -160,7 +164,7 @@ public struct ReferenceModel: Sendable {
             }
         }
         // The bit stays set when the batch did not fit (capacity or clamp).
-        let mask = TransitionTable.selectableMask(generation, add: op.isVlanAdd)
+        let mask = table.selectableMask(add: op.isVlanAdd)
         let left = entries.contains { mask & (1 << $0.state.ordinal) != 0 }
         if op.isVlanAdd { addBit = left } else { delBit = left }
     }
@@ -308,7 +312,7 @@ public struct ReferenceModel: Sendable {
     @discardableResult
     private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> [Effect] {
         let before = entries[i].state
-        guard let row = TransitionTable.row(generation, from: .state(before), on: s) else { return [] }
+        guard let row = table.row(from: .state(before), on: s) else { return [] }
         switch row.to {
         case .unchanged: break
         case .freed:

@@ -173,44 +173,70 @@ public enum TransitionTable {
     /// (then nothing happens to that filter).
     @inline(__always)
     public static func row(_ g: Generation, from: FromState, on: Stimulus) -> Transition? {
-        flat[g.index][from.index * Stimulus.allCases.count + on.index]
+        builtIn[g.index].row(from: from, on: on)
     }
 
     /// The states a watchdog message of this kind selects (rows with `.inMessage`).
     public static func selectable(_ g: Generation, for s: Stimulus) -> Set<FilterState> {
-        s == .wdAddChosen ? selectableAdd[g.index] : s == .wdDelChosen ? selectableDel[g.index] : computeSelectable(g, s)
+        CompiledTable.selectable(rows(g), s)
     }
 
-    private static func computeSelectable(_ g: Generation, _ s: Stimulus) -> Set<FilterState> {
-        var out = Set<FilterState>()
-        for r in rows(g) where r.on == s && r.effects.contains(.inMessage) {
-            for f in r.from { if case .state(let st) = f { out.insert(st) } }
-        }
-        return out
+    /// The built-in tables, indexed for the hot path.
+    static let builtIn: [CompiledTable] = Generation.allCases.map { CompiledTable($0, rows: rows($0)) }
+
+    /// The table a model of generation `g` uses: the built-in one unless a test installed
+    /// another with `withRows`.
+    static func compiled(_ g: Generation) -> CompiledTable {
+        if let o = override, o.generation == g { return o }
+        return builtIn[g.index]
     }
 
-    /// `selectable` as a bit per state ordinal, for the hot path.
-    @inline(__always)
-    static func selectableMask(_ g: Generation, add: Bool) -> UInt16 { masks[g.index * 2 + (add ? 0 : 1)] }
+    /// Test seam (mutation tests): models of generation `g` created inside `body`, on this
+    /// task, use `rows` instead of the built-in table. A task-local, so tests running in
+    /// parallel and every other use of the model see the built-in tables.
+    @TaskLocal static var override: CompiledTable?
 
-    private static let masks: [UInt16] = Generation.allCases.flatMap { g in
-        [selectableAdd[g.index], selectableDel[g.index]].map { set in set.reduce(UInt16(0)) { $0 | (1 << $1.ordinal) } }
+    public static func withRows<T>(_ rows: [Transition], for g: Generation, _ body: () throws -> T) rethrows -> T {
+        try $override.withValue(CompiledTable(g, rows: rows), operation: body)
     }
+}
 
-    private static let selectableAdd = Generation.allCases.map { computeSelectable($0, .wdAddChosen) }
-    private static let selectableDel = Generation.allCases.map { computeSelectable($0, .wdDelChosen) }
+/// One generation's rows indexed by (from, stimulus), with the watchdog's selection masks.
+final class CompiledTable: Sendable {
+    let generation: Generation
+    /// [from * stimuli + stimulus]
+    private let flat: [Transition?]
+    /// `selectable` as a bit per state ordinal: [ADD message, DEL message].
+    let addMask: UInt16, delMask: UInt16
 
-    /// [generation][from * stimuli + stimulus]: the tables above, indexed for the hot path.
-    private static let flat: [[Transition?]] = Generation.allCases.map { g in
+    init(_ g: Generation, rows: [Transition]) {
+        generation = g
         var m = [Transition?](repeating: nil, count: (FilterState.allCases.count + 1) * Stimulus.allCases.count)
-        for r in rows(g) {
+        for r in rows {
             for f in r.from {
                 let i = f.index * Stimulus.allCases.count + r.on.index
                 precondition(m[i] == nil, "two rows for \(f) \(r.on) in \(g)")
                 m[i] = r
             }
         }
-        return m
+        flat = m
+        func mask(_ s: Stimulus) -> UInt16 { Self.selectable(rows, s).reduce(UInt16(0)) { $0 | (1 << $1.ordinal) } }
+        addMask = mask(.wdAddChosen)
+        delMask = mask(.wdDelChosen)
+    }
+
+    @inline(__always)
+    func row(from: FromState, on: Stimulus) -> Transition? { flat[from.index * Stimulus.allCases.count + on.index] }
+
+    @inline(__always)
+    func selectableMask(add: Bool) -> UInt16 { add ? addMask : delMask }
+
+    static func selectable(_ rows: [Transition], _ s: Stimulus) -> Set<FilterState> {
+        var out = Set<FilterState>()
+        for r in rows where r.on == s && r.effects.contains(.inMessage) {
+            for f in r.from { if case .state(let st) = f { out.insert(st) } }
+        }
+        return out
     }
 }
 

@@ -151,16 +151,20 @@ struct HostPipelineTests {
         #expect(waitGone(programs: ids.programs, links: ids.links))
     }
 
-    @Test("SIGKILL of a process holding probes leaves none behind (links are fds)")
-    func sigkillLeavesNothing() throws {
-        try Privilege.requireRoot()
+    /// The iavf-check binary the SIGKILL test runs, if it was built next to the tests.
+    static var iavfCheckBinary: String? {
         let exe = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("iavf-check")
         let candidates = [exe.path, URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             .appendingPathComponent(".build-probes/debug/iavf-check").path]
-        guard let path = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            if Privilege.isCI { Issue.record("iavf-check binary not built next to the tests") }
-            return
-        }
+        return candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) })
+    }
+
+    // A missing binary is a visible skip, or a failure under CI=true (never a silent pass).
+    @Test("SIGKILL of a process holding probes leaves none behind (links are fds)",
+          .enabled(if: iavfCheckBinary != nil || Privilege.isCI, "iavf-check is not built next to the tests"))
+    func sigkillLeavesNothing() throws {
+        try Privilege.requireRoot()
+        let path = try #require(Self.iavfCheckBinary, "iavf-check binary not built next to the tests")
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = ["doctor", "--hold-selftest", "30"]
@@ -174,11 +178,13 @@ struct HostPipelineTests {
         }
         let progs = ids("prog_ids"), links = ids("link_ids")
         try #require(!progs.isEmpty && !links.isEmpty, "child printed: \(line)")
-        #expect(bpftoolShows(link: links[0]) != false)
+        // The kernel's own answer always; bpftool's too when it is installed (nil: it is not).
+        #expect(iavfshim_link_exists(links[0]) == 1, "link \(links[0]) of the live child")
+        if let shown = bpftoolShows(link: links[0]) { #expect(shown, "bpftool does not list the live child's link") }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
         #expect(waitGone(programs: progs, links: links))
-        #expect(bpftoolShows(link: links[0]) != true)
+        if let shown = bpftoolShows(link: links[0]) { #expect(!shown, "bpftool still lists the killed child's link") }
     }
 
     @Test("bench pipeline: every record of every run is received or counted lost, drains are complete")
