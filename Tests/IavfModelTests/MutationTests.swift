@@ -108,6 +108,7 @@ let sampleVerdicts: [(file: String, verdict: Verdict, rules: [Rule: Int], causes
     ("patched-7-of-8.jsonl", .pass, [:], []),
     ("recorded-patched-S3-delete-during-reset.jsonl", .fail, [.ghostFilter: 1], [.S3]),
     ("recorded-unpatched-R4-rejected-delete.jsonl", .fail, [.prematureFree: 1, .untrackedHwFilter: 1], [.freedAtSend, .R4]),
+    ("recorded-patched-snapshot-ahead-of-send.jsonl", .pass, [.pfRefusedDelete: 1], []),
     ("inconclusive-lost.jsonl", .inconclusive, [:], []),
     ("inconclusive-open-call.jsonl", .inconclusive, [:], []),
 ]
