@@ -35,6 +35,8 @@ struct CheckCommand: ParsableCommand {
     @Option(help: "Keep at most this many findings in full (counts stay exact).")
     var maxFindings: Int = 10_000
 
+    @OptionGroup var model: ModelOption
+
     func validate() throws {
         guard context >= 0 && context <= 100 else { throw ValidationError("--context must be 0...100") }
         guard maxFindings >= 0 else { throw ValidationError("--max-findings must not be negative") }
@@ -43,7 +45,7 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let report: CheckReport
         do {
-            report = try CheckRun.check(path: trace, context: context, maxFindings: maxFindings)
+            report = try CheckRun.check(path: trace, table: try model.load(), context: context, maxFindings: maxFindings)
         } catch let e as TraceReadError {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)
@@ -55,10 +57,14 @@ struct CheckCommand: ParsableCommand {
 
 /// Reading and checking a whole file: shared by `check` and `bench replay`.
 public enum CheckRun {
-    public static func check(path: String, context: Int = 6, maxFindings: Int = 10_000,
+    public static func check(path: String, table: ModelTable? = nil, context: Int = 6, maxFindings: Int = 10_000,
                              warn: (String) -> Void = { FileHandleOutput.stderr($0 + "\n") }) throws -> CheckReport {
         let reader = try TraceReader(path: path)
-        let checker = Checker(header: reader.header, contextDepth: context, maxStoredFindings: maxFindings)
+        if let t = table, reader.header.generation != t.generation {
+            throw TraceReadError(file: path, line: 1, field: "generation",
+                                 message: "the trace is \(reader.header.generation?.rawValue ?? "unknown") but the model (\(t.source)) is a \(t.generation.rawValue) table")
+        }
+        let checker = Checker(header: reader.header, table: table, contextDepth: context, maxStoredFindings: maxFindings)
         while let e = try reader.next() {
             checker.feed(e)
             if let refused = checker.refusal {

@@ -26,14 +26,20 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup var live: LiveOptions
 
+    @OptionGroup var model: ModelOption
+
     func run() throws {
+        let table = try model.load()
         var writer: TraceWriter?
         var checker: Checker?
         let outcome: LiveRun.Outcome
         do {
             outcome = try LiveRun.run(live, commandStdout: 2, start: { h in
                 if let output { writer = try TraceWriter(path: output, header: h) }
-                let c = Checker(header: h)
+                if let t = table, h.generation != t.generation {
+                    throw EnvironmentProblem("this driver is \(h.generation?.rawValue ?? "of an unknown generation") but --model is a \(t.generation.rawValue) table (\(t.source))")
+                }
+                let c = Checker(header: h, table: table)
                 c.onFinding = { f in FileHandleOutput.stderr("iavf-check: " + ReportRenderer.text(f)) }
                 checker = c
                 FileHandleOutput.stderr("iavf-check: watching (\(ReportRenderer.headerLine(h)))\n")

@@ -31,9 +31,14 @@ public final class Checker {
     private var findingSeqs: [(seq: Int64, severity: Severity)] = []
     private let contextDepth: Int
 
-    public init(header: TraceHeader, contextDepth: Int = 6, maxStoredFindings: Int = 10_000, maxDevices: Int = 1024,
-                maxListedFilters: Int = 262_144) {
+    /// The table the model follows (a reviewer's `--model`); nil: the generation's built-in.
+    public let table: ModelTable?
+
+    /// `table` must be of the trace's generation (`ModelTable.check(against:)` says so).
+    public init(header: TraceHeader, table: ModelTable? = nil, contextDepth: Int = 6, maxStoredFindings: Int = 10_000,
+                maxDevices: Int = 1024, maxListedFilters: Int = 262_144) {
         self.header = header
+        self.table = table
         self.contextDepth = contextDepth
         self.maxStoredFindings = maxStoredFindings
         self.maxDevices = maxDevices
@@ -59,6 +64,7 @@ public final class Checker {
             break
         }
         devices[i].lastEnter = Self.enteredCall(e.body)
+        devices[i].hasDriverEvents = true
         if devices[i].suspended || devices[i].awaitingBaseline {
             if case .snapshot(let fs, let count, let at) = e.body {
                 checkCount(e, fs, count, &devices[i])
@@ -101,7 +107,7 @@ public final class Checker {
                 return nil
             }
             i = devices.count
-            devices.append(DeviceState(dev: e.dev, header: header, recentDepth: contextDepth))
+            devices.append(DeviceState(dev: e.dev, header: header, recentDepth: contextDepth, table: table))
             deviceIndex[e.dev] = i
         }
         lastDev = e.dev
@@ -814,7 +820,7 @@ public final class Checker {
                 reasons.append("\(d.dev): " + [counted, uncounted].filter { !$0.isEmpty }.joined(separator: ", "))
             }
             if let call = d.lastEnter { reasons.append("\(d.dev): the trace ends inside \(call)") }
-            if d.awaitingBaseline {
+            if d.awaitingBaseline && d.hasDriverEvents {
                 reasons.append("\(d.dev): the recording started mid-stream and has no snapshot of this device: nothing of it was judged")
             }
         }

@@ -136,6 +136,9 @@ struct DeviceState {
     var lostEvents: Int64 = 0
     /// `lost` events whose count was 0: the transport knew it dropped records, not how many.
     var lossesUncounted = 0
+    /// Whether anything but marks named this device (a recorder may file marks under a
+    /// placeholder device before it knows the adapter).
+    var hasDriverEvents = false
     /// The device's last event (marks aside) entered a call that had not returned: its name.
     var lastEnter: String?
 
@@ -147,17 +150,19 @@ struct DeviceState {
     let contextDepth: Int
     static let historyDepth = 256
 
-    init(dev: String, header: TraceHeader, recentDepth: Int) {
+    init(dev: String, header: TraceHeader, recentDepth: Int, table: ModelTable?) {
         self.dev = dev
         self.vlanMode = header.vlanMode
         self.maxFilters = header.maxFilters
         self.contextDepth = recentDepth
         self.awaitingBaseline = header.midStream
         self.recentDepth = recentDepth > 0 ? max(recentDepth, Self.historyDepth) : 0
-        if let g = header.generation {
+        if let t = table, header.generation == t.generation {
+            model = ReferenceModel(table: t, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+        } else if let g = header.generation {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
-            model!.logsFreed = true
         }
+        model?.logsFreed = true
     }
 
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),

@@ -65,6 +65,14 @@ public struct ReferenceModel: Sendable {
         self.maxFilters = maxFilters
     }
 
+    /// A model that follows a given table (a reviewer's, from `--model`).
+    public init(table: ModelTable, vlanMode: VlanMode = .v2, maxFilters: Int? = nil) {
+        self.generation = table.generation
+        self.table = table.compiled
+        self.vlanMode = vlanMode
+        self.maxFilters = maxFilters
+    }
+
     public var filters: [Filter] { entries.map(\.filter) }
     public var count: Int { entries.count }
 

@@ -1,7 +1,8 @@
-/// The transition tables of iavf-vlan-state-machine.md sections 2.2 (unpatched) and 2.3
-/// (patched), with its Errata applied, written as data. Each row names the spec row it
-/// comes from, so a reviewer can hold the two side by side. The engine in
-/// `ReferenceModel` only looks rows up; it holds no per-state logic of its own.
+/// The vocabulary of the transition tables and their look-up. The tables themselves are text
+/// (BuiltInTables.swift, ModelText.swift): iavf-vlan-state-machine.md sections 2.2
+/// (unpatched) and 2.3 (patched) with its Errata applied, each row naming the spec row it
+/// comes from. The engine in `ReferenceModel` only looks rows up; it holds no per-state
+/// logic of its own.
 
 /// What happens to one filter.
 public enum Stimulus: Int, Sendable, CaseIterable {
@@ -90,12 +91,6 @@ public struct Transition: Sendable {
     }
 }
 
-// Short spellings so the tables below read like the spec's.
-private let ADD = FromState.state(.ADD), IS_NEW = FromState.state(.IS_NEW), ADDING = FromState.state(.ADDING)
-private let ACTIVE = FromState.state(.ACTIVE), DISABLE = FromState.state(.DISABLE)
-private let INACTIVE = FromState.state(.INACTIVE), REMOVE = FromState.state(.REMOVE)
-private let REMOVING = FromState.state(.REMOVING), none = FromState.absent
-
 public enum TransitionTable {
     /// The states a generation's enum has (INVALID is "being created" and never a row).
     public static func states(_ g: Generation) -> [FilterState] {
@@ -105,69 +100,11 @@ public enum TransitionTable {
         }
     }
 
-    public static func rows(_ g: Generation) -> [Transition] {
-        switch g {
-        case .unpatched: return unpatched
-        case .patched: return patched
-        }
-    }
+    /// The built-in rows of a generation (BuiltInTables.swift, as text).
+    public static func rows(_ g: Generation) -> [Transition] { ModelTable.builtIn(g).rows }
 
-    /// Section 2.2, U (6.1.170), with errata 1 to 5.
-    public static let unpatched: [Transition] = [
-        .init([none], .userAdd, .state(.ADD), [.linkAtTail, .addBit], spec: "2.2 (none) UserAdd, key not found"),
-        .init([REMOVE], .userAdd, .state(.ADD), [.addBit], spec: "2.2 REMOVE UserAdd; erratum 3"),
-        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE], .userAdd, .unchanged, spec: "2.2 ADD..INACTIVE UserAdd"),
-        .init([ADD], .userKill, .freed, spec: "2.2 ADD UserKill"),
-        .init([IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .userKill, .state(.REMOVE), [.delBit],
-              spec: "2.2 IS_NEW..REMOVE UserKill"),
-        .init([ADD], .wdAddChosen, .state(.IS_NEW), [.inMessage], spec: "2.2 ADD WdAdd, chosen"),
-        .init([ADD], .wdAddNotAllowed, .unchanged, spec: "2.2 ADD WdAdd, not allowed"),
-        .init([DISABLE], .wdDelChosen, .state(.INACTIVE), [.inMessage], spec: "2.2 DISABLE WdDel, chosen"),
-        .init([REMOVE], .wdDelChosen, .freed, [.inMessage], spec: "2.2 REMOVE WdDel, chosen (freed at send)"),
-        .init([DISABLE], .wdDelNotAllowed, .state(.INACTIVE), spec: "2.2 DISABLE WdDel, not allowed"),
-        .init([REMOVE], .wdDelNotAllowed, .freed, spec: "2.2 REMOVE WdDel, not allowed"),
-        .init([IS_NEW], .addV2Success, .state(.ACTIVE), spec: "2.2 IS_NEW Cpl(ADD_VLAN_V2, 0)"),
-        .init([IS_NEW], .addV2Error, .freed, spec: "2.2 IS_NEW Cpl(ADD_VLAN_V2, err): iavf_vlan_add_reject"),
-        .init([IS_NEW], .addV1Success, .unchanged, spec: "2.2 IS_NEW Cpl(ADD_VLAN, 0): no V1 success handler (R5)"),
-        .init([IS_NEW], .addV1Error, .unchanged, spec: "2.2 IS_NEW Cpl(ADD_VLAN, err)"),
-        // DEL completions change nothing: REMOVE entries were freed at send and DISABLE
-        // entries stay INACTIVE whatever the result (erratum 2).
-        .init([INACTIVE], .delSuccess, .unchanged, spec: "2.2 Cpl(DEL_VLAN*, any); erratum 2"),
-        .init([INACTIVE], .delError, .unchanged, spec: "2.2 Cpl(DEL_VLAN*, any); erratum 2"),
-        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .down, .state(.DISABLE), [.delBit],
-              spec: "2.2 any Down; erratum 4 (DEL bit only if comms are up)"),
-        .init([INACTIVE], .open, .state(.ADD), [.addBit], spec: "2.2 INACTIVE Open; erratum 5 (at open exit, ret 0)"),
-        .init([ADD, IS_NEW, ACTIVE, DISABLE, REMOVE], .open, .unchanged, spec: "2.2 DISABLE, others Open (R3)"),
-        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .configReply, .state(.ADD), [.addBit],
-              spec: "2.2 any CfgResp; erratum 1"),
-        .init([ADD, IS_NEW, ACTIVE, DISABLE, INACTIVE, REMOVE], .disableVF, .freed, spec: "2.2 any DisableVF"),
-    ]
-
-    /// Section 2.3, P (6.1.176 to 6.1.192), with errata 1 and 6.
-    public static let patched: [Transition] = [
-        .init([none], .userAdd, .state(.ADD), [.linkAtTail, .addBit], spec: "2.3 (none) UserAdd, not found"),
-        .init([REMOVE], .userAdd, .state(.ACTIVE), spec: "2.3 REMOVE UserAdd: cancel the queued DEL"),
-        .init([REMOVING], .userAdd, .state(.ADD), [.addBit], spec: "2.3 REMOVING UserAdd; erratum 6"),
-        .init([ADD, ADDING, ACTIVE], .userAdd, .unchanged, spec: "2.3 ADD, ADDING, ACTIVE UserAdd"),
-        .init([ADD], .userKill, .freed, spec: "2.3 ADD UserKill"),
-        .init([ADDING, ACTIVE, REMOVE], .userKill, .state(.REMOVE), [.delBit], spec: "2.3 ADDING, ACTIVE, REMOVE UserKill"),
-        .init([REMOVING], .userKill, .unchanged, spec: "2.3 REMOVING UserKill: no second DEL"),
-        .init([ADD], .wdAddChosen, .state(.ADDING), [.inMessage], spec: "2.3 ADD WdAdd, chosen"),
-        .init([ADD], .wdAddNotAllowed, .unchanged, spec: "2.3 ADD WdAdd, not allowed"),
-        .init([REMOVE], .wdDelChosen, .state(.REMOVING), [.inMessage], spec: "2.3 REMOVE WdDel, chosen"),
-        .init([REMOVE], .wdDelNotAllowed, .freed, spec: "2.3 REMOVE WdDel, not allowed"),
-        .init([ADDING], .addV2Success, .state(.ACTIVE), spec: "2.3 ADDING Cpl(ADD_VLAN_V2, 0)"),
-        .init([ADDING], .addV1Success, .state(.ACTIVE), spec: "2.3 ADDING Cpl(ADD_VLAN, 0): V1 success handler"),
-        .init([ADDING], .addV2Error, .freed, spec: "2.3 ADDING Cpl(ADD_VLAN_V2, err): reject"),
-        .init([ADDING], .addV1Error, .unchanged, spec: "2.3 ADDING Cpl(ADD_VLAN, err): stays for ever (S2)"),
-        .init([REMOVING], .delSuccess, .freed, spec: "2.3 REMOVING Cpl(DEL_VLAN*, 0)"),
-        .init([REMOVING], .delError, .state(.ACTIVE), spec: "2.3 REMOVING Cpl(DEL_VLAN*, err)"),
-        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .down, .unchanged, spec: "2.3 any Down"),
-        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .open, .unchanged, spec: "2.3 any Open (no restore: S1)"),
-        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .configReply, .state(.ADD), [.addBit],
-              spec: "2.3 any CfgResp; erratum 1"),
-        .init([ADD, ADDING, ACTIVE, REMOVE, REMOVING], .disableVF, .freed, spec: "2.3 any DisableVF"),
-    ]
+    public static var unpatched: [Transition] { rows(.unpatched) }
+    public static var patched: [Transition] { rows(.patched) }
 
     /// The row for a filter in `from` receiving `on`, or nil when the table has none
     /// (then nothing happens to that filter).
@@ -182,7 +119,7 @@ public enum TransitionTable {
     }
 
     /// The built-in tables, indexed for the hot path.
-    static let builtIn: [CompiledTable] = Generation.allCases.map { CompiledTable($0, rows: rows($0)) }
+    static let builtIn: [CompiledTable] = Generation.allCases.map { ModelTable.builtIn($0).compiled }
 
     /// The table a model of generation `g` uses: the built-in one unless a test installed
     /// another with `withRows`.

@@ -202,9 +202,10 @@ struct VerdictRegressionTests {
         t.addVid(100)
         t.add(.addVid(key: VlanKey(vid: 5), phase: .enter, ret: nil), dev: "eth1")
         t.add(.addVid(key: VlanKey(vid: 5), phase: .exit, ret: 0), dev: "eth1")
+        t.add(.mark(text: "a mark filed under a placeholder device", result: nil), dev: "unknown")
         let r = t.check()
         #expect(r.verdict == .inconclusive)
-        #expect(r.inconclusiveReasons.contains { $0.hasPrefix("eth1: the recording started mid-stream") })
+        #expect(r.inconclusiveReasons == ["eth1: the recording started mid-stream and has no snapshot of this device: nothing of it was judged"])
     }
 
     // 8. Hostile input is bounded.

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import IavfModel
+
+/// `--model FILE`: the transition table a reviewer edited (a whole table, or a delta on a
+/// built-in generation), in the format `iavf-check model` prints.
+struct ModelOption: ParsableArguments {
+    @Option(name: .customLong("model"), help: ArgumentHelp(
+        "A transition table to check against instead of the built-in one of its generation: `iavf-check model --generation G > FILE`, edit rows (or keep only the changed rows under `delta: why`), pass FILE.",
+        valueName: "FILE"))
+    var path: String?
+
+    /// The table, or nil for the built-in ones. Bad input (exit 2) names the file and line.
+    func load() throws -> ModelTable? {
+        guard let path else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            FileHandleOutput.stderr("iavf-check: bad input: \(path): cannot read the model file\n")
+            throw ExitCode(ExitStatus.badInput)
+        }
+        do {
+            return try ModelText.parse(String(decoding: data, as: UTF8.self), file: path)
+        } catch let e as ModelTextError {
+            FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
+            throw ExitCode(ExitStatus.badInput)
+        }
+    }
+}
