@@ -48,6 +48,8 @@ public struct CheckReport: Sendable {
     /// With cases: the findings that belong to none of them.
     public var outsideCases: OutsideCases
     public var inconclusiveReasons: [String]
+    /// Where the model's table came from when it was not the built-in one.
+    public var model: String?
 
     public var totalFindings: Int { countsByRule.values.reduce(0, +) }
     public func count(_ s: Severity) -> Int { countsByRule.filter { $0.key.severity == s }.values.reduce(0, +) }

@@ -829,7 +829,7 @@ public final class Checker {
         let (cases, outside) = self.cases()
         return CheckReport(verdict: verdict, header: header, events: events, devices: deviceNames,
                            findings: findings, countsByRule: countsByRule, cases: cases,
-                           outsideCases: outside, inconclusiveReasons: reasons)
+                           outsideCases: outside, inconclusiveReasons: reasons, model: table?.source)
     }
 
     /// Cases from the marks: a result-bearing mark closes the case of every event since the

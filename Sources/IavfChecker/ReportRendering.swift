@@ -56,6 +56,7 @@ public enum ReportRenderer {
         if r.header.generation == nil {
             s += "generation unknown: only the spec rules apply (no state-divergence)\n"
         }
+        if let m = r.model { s += "model: \(m)\n" }
         s += "\n"
         for f in r.findings.sorted(by: { ($0.severity, $0.seq) < ($1.severity, $1.seq) }) {
             s += text(f) + "\n"
@@ -87,53 +88,7 @@ public enum ReportRenderer {
 
     // MARK: json
 
-    static func json(_ r: CheckReport) -> String {
-        var b: [UInt8] = []
-        func key(_ k: String) { TraceEncoding.str(k, &b); b.append(UInt8(ascii: ":")) }
-        func str(_ v: String) { TraceEncoding.str(v, &b) }
-        func raw(_ v: String) { b += v.utf8 }
-        raw("{"); key("verdict"); str(r.verdict.rawValue)
-        raw(","); key("events"); raw(String(r.events))
-        raw(","); key("devices"); raw("["); raw(r.devices.map { q($0) }.joined(separator: ",")); raw("]")
-        raw(","); key("generation"); str(r.header.generation?.rawValue ?? "unknown")
-        raw(","); key("findings"); raw("[")
-        for (i, f) in r.findings.enumerated() {
-            if i > 0 { raw(",") }
-            raw("{"); key("rule"); str(f.rule.rawValue)
-            raw(","); key("severity"); str(f.severity.rawValue)
-            raw(","); key("seq"); raw(String(f.seq))
-            raw(","); key("dev"); str(f.dev)
-            raw(","); key("vid"); raw(f.key.map { String($0.vid) } ?? "null")
-            raw(","); key("tpid"); raw(f.key.map { String($0.tpid) } ?? "null")
-            raw(","); key("event"); str(f.event)
-            raw(","); key("message"); str(f.message)
-            if let c = f.cause { raw(","); key("cause"); str(c.rawValue) }
-            if let o = f.originSeq { raw(","); key("origin_seq"); raw(String(o)) }
-            if let o = f.origin { raw(","); key("origin_event"); str(o.text) }
-            raw(","); key("context"); raw("[")
-            raw(f.context.map { "{\"seq\":\($0.seq),\"event\":\(q($0.text))}" }.joined(separator: ","))
-            raw("]}")
-        }
-        raw("]")
-        raw(","); key("findings_total"); raw(String(r.totalFindings))
-        raw(","); key("counts"); raw("{")
-        raw(Rule.allCases.compactMap { rule in r.countsByRule[rule].map { "\(q(rule.rawValue)):\($0)" } }.joined(separator: ","))
-        raw("}")
-        raw(","); key("cases"); raw("[")
-        raw(r.cases.map { "{\"name\":\(q($0.name)),\"result\":\(q($0.result)),\"findings\":\($0.findings),\"violations\":\($0.violations)}" }
-            .joined(separator: ","))
-        raw("]")
-        raw(","); key("outside_cases"); raw("{\"findings\":\(r.outsideCases.findings),\"violations\":\(r.outsideCases.violations)}")
-        raw(","); key("inconclusive_reasons"); raw("["); raw(r.inconclusiveReasons.map { q($0) }.joined(separator: ",")); raw("]")
-        raw("}\n")
-        return String(decoding: b, as: UTF8.self)
-    }
-
-    private static func q(_ s: String) -> String {
-        var b: [UInt8] = []
-        TraceEncoding.str(s, &b)
-        return String(decoding: b, as: UTF8.self)
-    }
+    static func json(_ r: CheckReport) -> String { CheckReportDocument(r, model: r.model).encoded() }
 
     // MARK: ktap
 
