@@ -3,14 +3,8 @@
 // recorded live (eBPF), in a VM against an emulated PF, or written by hand.
 import PackageDescription
 
-// The checker's per-event path keeps its state in class-owned arrays; Swift's dynamic
-// exclusivity checks on them cost more than the checking itself (callgrind), and the
-// code has no overlapping accesses to catch. Release builds only.
-let hotPath: [SwiftSetting] = [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
-
 let package = Package(
     name: "iavf-check",
-    platforms: [.macOS(.v13)],
     products: [
         .executable(name: "iavf-check", targets: ["iavf-check"]),
         .library(name: "IavfModel", targets: ["IavfModel"]),
@@ -27,12 +21,11 @@ let package = Package(
                        providers: [.apt(["zlib1g-dev"])]),
 
         // The two generations' transition tables as data, and the engine that applies them.
-        .target(name: "IavfModel", path: "Sources/IavfModel", swiftSettings: hotPath),
+        .target(name: "IavfModel", path: "Sources/IavfModel"),
         // The event type and the JSONL reader/writer of trace-format.md.
         .target(name: "IavfTrace", dependencies: ["IavfModel", "CZlib"], path: "Sources/IavfTrace"),
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
-        .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker",
-                swiftSettings: hotPath),
+        .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker"),
         // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
         .target(name: "IavfVM", path: "Sources/IavfVM"),
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.

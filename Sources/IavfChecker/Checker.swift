@@ -4,31 +4,34 @@ import IavfTrace
 /// Replays a trace through the spec rules and, when the generation is known, the
 /// reference model; collects findings per device and gives the contract's verdict.
 /// Feed it events in order (from a file or live); read `findings` as they grow.
+/// The per-event path keeps its state in this class's arrays: Swift's dynamic exclusivity
+/// checks on them cost more than the checking itself, and nothing here overlaps accesses,
+/// hence `@exclusivity(unchecked)` on the stored properties.
 public final class Checker {
     public let header: TraceHeader
     /// Findings kept in full; past `maxStoredFindings` only `countsByRule` grows.
-    public private(set) var findings: [Finding] = []
-    public private(set) var countsByRule: [Rule: Int] = [:]
-    public private(set) var events = 0
+    @exclusivity(unchecked) public private(set) var findings: [Finding] = []
+    @exclusivity(unchecked) public private(set) var countsByRule: [Rule: Int] = [:]
+    @exclusivity(unchecked) public private(set) var events = 0
     public let maxStoredFindings: Int
     /// Most distinct `dev` values a trace may name (each costs a few KB of state).
     public let maxDevices: Int
     /// Most filters all devices' lists may hold together (each device counted at its
     /// largest): bounds memory on hostile traces. 256 VFs with 1024 VLANs each fit.
     public let maxListedFilters: Int
-    private var listedFilters = 0
+    @exclusivity(unchecked) private var listedFilters = 0
     /// Called for every finding as it is made (for `watch`).
     public var onFinding: ((Finding) -> Void)?
     /// Set when the trace is refused as bad input (the contract's exit 2); events fed after
     /// it are ignored and nothing is judged.
-    public private(set) var refusal: CheckerRefusal?
+    @exclusivity(unchecked) public private(set) var refusal: CheckerRefusal?
 
-    private var devices: [DeviceState] = []
-    private var deviceIndex: [String: Int] = [:]
-    private var lastDev = ""
-    private var lastDevIndex = -1
-    private var marks: [(seq: Int64, text: String, result: TraceEvent.MarkResult?)] = []
-    private var findingSeqs: [(seq: Int64, severity: Severity)] = []
+    @exclusivity(unchecked) private var devices: [DeviceState] = []
+    @exclusivity(unchecked) private var deviceIndex: [String: Int] = [:]
+    @exclusivity(unchecked) private var lastDev = ""
+    @exclusivity(unchecked) private var lastDevIndex = -1
+    @exclusivity(unchecked) private var marks: [(seq: Int64, text: String, result: TraceEvent.MarkResult?)] = []
+    @exclusivity(unchecked) private var findingSeqs: [(seq: Int64, severity: Severity)] = []
     private let contextDepth: Int
 
     /// The table the model follows (a reviewer's `--model`); nil: the generation's built-in.
