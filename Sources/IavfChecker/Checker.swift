@@ -647,8 +647,11 @@ public final class Checker {
         for f in list where states[f.key] == nil { states[f.key] = f.state }
         for (k, sentAt) in d.pendingDel.sorted(by: { $0.key < $1.key }) {
             if let state = states[k] {
-                d.refusedDel.insert(k)
+                // Only the patched design keeps a refused filter (ACTIVE) on purpose; an
+                // unpatched DEL of a down's DISABLE filters leaves them INACTIVE, and one the
+                // user had deleted (R1) is still a ghost after the restore.
                 if state == .ACTIVE {
+                    d.refusedDel.insert(k)
                     report(.pfRefusedDelete, e, &d, key: k,
                            "the PF refused the \(op.name) sent at seq \(sentAt) (retval \(retval)); VLAN \(k) is kept ACTIVE, as the patched design intends",
                            origin: sentAt)

@@ -112,6 +112,20 @@ struct VerdictRegressionTests {
         #expect(r.verdict == .pass)
     }
 
+    @Test("unpatched: a refused DEL of the down's DISABLE filters does not excuse the R1 ghost")
+    func refusedDownDelIsStillGhost() throws {
+        let path = packageRoot.appendingPathComponent("samples/ghost-filter-fail.jsonl").path
+        let reader = try TraceReader(path: path)
+        let c = Checker(header: reader.header)
+        while var e = try reader.next() {
+            if case .reply(let op, _) = e.body, op.isVlanDel { e.body = .reply(op: op, retval: -5) }
+            c.feed(e)
+        }
+        let r = c.finish()
+        #expect(r.findings.contains { $0.rule == .ghostFilter && $0.key == VlanKey(vid: 107) && $0.cause == .R1 },
+                "\(r.findings.map(\.message))")
+    }
+
     // 4. Every failing verdict shows a `not ok`.
     @Test("KTAP: a violation after the last case is a `not ok` of its own")
     func ktapOutsideCases() {
