@@ -20,34 +20,53 @@ public struct VirtchnlOp: Hashable, Sendable, CustomStringConvertible {
     public static let getOffloadVlanV2Caps = VirtchnlOp(code: 51, name: "GET_OFFLOAD_VLAN_V2_CAPS")
     public static let addVlanV2 = VirtchnlOp(code: 52, name: "ADD_VLAN_V2")
     public static let delVlanV2 = VirtchnlOp(code: 53, name: "DEL_VLAN_V2")
+    public static let version = VirtchnlOp(code: 1, name: "VERSION")
+    public static let resetVF = VirtchnlOp(code: 2, name: "RESET_VF")
+    public static let configVSIQueues = VirtchnlOp(code: 6, name: "CONFIG_VSI_QUEUES")
+    public static let configIRQMap = VirtchnlOp(code: 7, name: "CONFIG_IRQ_MAP")
+    public static let addEthAddr = VirtchnlOp(code: 10, name: "ADD_ETH_ADDR")
+    public static let delEthAddr = VirtchnlOp(code: 11, name: "DEL_ETH_ADDR")
+    public static let configPromiscuousMode = VirtchnlOp(code: 14, name: "CONFIG_PROMISCUOUS_MODE")
+    public static let getStats = VirtchnlOp(code: 15, name: "GET_STATS")
+    public static let configRSSKey = VirtchnlOp(code: 23, name: "CONFIG_RSS_KEY")
+    public static let configRSSLUT = VirtchnlOp(code: 24, name: "CONFIG_RSS_LUT")
+    public static let getRSSHenaCaps = VirtchnlOp(code: 25, name: "GET_RSS_HENA_CAPS")
+    public static let setRSSHena = VirtchnlOp(code: 26, name: "SET_RSS_HENA")
+    public static let enableVlanStripping = VirtchnlOp(code: 27, name: "ENABLE_VLAN_STRIPPING")
+    public static let disableVlanStripping = VirtchnlOp(code: 28, name: "DISABLE_VLAN_STRIPPING")
+    public static let requestQueues = VirtchnlOp(code: 29, name: "REQUEST_QUEUES")
+    public static let enableVlanStrippingV2 = VirtchnlOp(code: 54, name: "ENABLE_VLAN_STRIPPING_V2")
+    public static let disableVlanStrippingV2 = VirtchnlOp(code: 55, name: "DISABLE_VLAN_STRIPPING_V2")
+    public static let enableVlanInsertionV2 = VirtchnlOp(code: 56, name: "ENABLE_VLAN_INSERTION_V2")
+    public static let disableVlanInsertionV2 = VirtchnlOp(code: 57, name: "DISABLE_VLAN_INSERTION_V2")
 
     /// Every opcode the 6.1 iavf driver can send or receive.
     public static let known: [VirtchnlOp] = [
         VirtchnlOp(code: 0, name: "UNKNOWN"),
-        VirtchnlOp(code: 1, name: "VERSION"),
-        VirtchnlOp(code: 2, name: "RESET_VF"),
+        .version,
+        .resetVF,
         .getVFResources,
         VirtchnlOp(code: 4, name: "CONFIG_TX_QUEUE"),
         VirtchnlOp(code: 5, name: "CONFIG_RX_QUEUE"),
-        VirtchnlOp(code: 6, name: "CONFIG_VSI_QUEUES"),
-        VirtchnlOp(code: 7, name: "CONFIG_IRQ_MAP"),
+        .configVSIQueues,
+        .configIRQMap,
         .enableQueues, .disableQueues,
-        VirtchnlOp(code: 10, name: "ADD_ETH_ADDR"),
-        VirtchnlOp(code: 11, name: "DEL_ETH_ADDR"),
+        .addEthAddr,
+        .delEthAddr,
         .addVlan, .delVlan,
-        VirtchnlOp(code: 14, name: "CONFIG_PROMISCUOUS_MODE"),
-        VirtchnlOp(code: 15, name: "GET_STATS"),
+        .configPromiscuousMode,
+        .getStats,
         .event,
         VirtchnlOp(code: 20, name: "IWARP"),
         VirtchnlOp(code: 21, name: "CONFIG_IWARP_IRQ_MAP"),
         VirtchnlOp(code: 22, name: "RELEASE_IWARP_IRQ_MAP"),
-        VirtchnlOp(code: 23, name: "CONFIG_RSS_KEY"),
-        VirtchnlOp(code: 24, name: "CONFIG_RSS_LUT"),
-        VirtchnlOp(code: 25, name: "GET_RSS_HENA_CAPS"),
-        VirtchnlOp(code: 26, name: "SET_RSS_HENA"),
-        VirtchnlOp(code: 27, name: "ENABLE_VLAN_STRIPPING"),
-        VirtchnlOp(code: 28, name: "DISABLE_VLAN_STRIPPING"),
-        VirtchnlOp(code: 29, name: "REQUEST_QUEUES"),
+        .configRSSKey,
+        .configRSSLUT,
+        .getRSSHenaCaps,
+        .setRSSHena,
+        .enableVlanStripping,
+        .disableVlanStripping,
+        .requestQueues,
         VirtchnlOp(code: 30, name: "ENABLE_CHANNELS"),
         VirtchnlOp(code: 31, name: "DISABLE_CHANNELS"),
         VirtchnlOp(code: 32, name: "ADD_CLOUD_FILTER"),
@@ -57,10 +76,10 @@ public struct VirtchnlOp: Hashable, Sendable, CustomStringConvertible {
         VirtchnlOp(code: 47, name: "ADD_FDIR_FILTER"),
         VirtchnlOp(code: 48, name: "DEL_FDIR_FILTER"),
         .getOffloadVlanV2Caps, .addVlanV2, .delVlanV2,
-        VirtchnlOp(code: 54, name: "ENABLE_VLAN_STRIPPING_V2"),
-        VirtchnlOp(code: 55, name: "DISABLE_VLAN_STRIPPING_V2"),
-        VirtchnlOp(code: 56, name: "ENABLE_VLAN_INSERTION_V2"),
-        VirtchnlOp(code: 57, name: "DISABLE_VLAN_INSERTION_V2"),
+        .enableVlanStrippingV2,
+        .disableVlanStrippingV2,
+        .enableVlanInsertionV2,
+        .disableVlanInsertionV2,
     ]
 
     private static let byName: [String: VirtchnlOp] =

@@ -1,35 +1,36 @@
 import IavfModel
 
-/// virtchnl opcodes the emulated PF handles (values of `enum virtchnl_ops`).
+/// The opcodes the emulated PF handles, as wire numbers; the table itself is IavfModel's
+/// `VirtchnlOp` (one table for the trace, the probes and the PF).
 public enum VC {
-    public static let version: UInt32 = 1
-    public static let resetVF: UInt32 = 2
-    public static let getVFResources: UInt32 = 3
-    public static let configVSIQueues: UInt32 = 6
-    public static let configIRQMap: UInt32 = 7
-    public static let enableQueues: UInt32 = 8
-    public static let disableQueues: UInt32 = 9
-    public static let addEthAddr: UInt32 = 10
-    public static let delEthAddr: UInt32 = 11
-    public static let addVlan: UInt32 = 12
-    public static let delVlan: UInt32 = 13
-    public static let configPromiscuousMode: UInt32 = 14
-    public static let getStats: UInt32 = 15
-    public static let event: UInt32 = 17
-    public static let configRSSKey: UInt32 = 23
-    public static let configRSSLUT: UInt32 = 24
-    public static let getRSSHenaCaps: UInt32 = 25
-    public static let setRSSHena: UInt32 = 26
-    public static let enableVlanStripping: UInt32 = 27
-    public static let disableVlanStripping: UInt32 = 28
-    public static let requestQueues: UInt32 = 29
-    public static let getOffloadVlanV2Caps: UInt32 = 51
-    public static let addVlanV2: UInt32 = 52
-    public static let delVlanV2: UInt32 = 53
-    public static let enableVlanStrippingV2: UInt32 = 54
-    public static let disableVlanStrippingV2: UInt32 = 55
-    public static let enableVlanInsertionV2: UInt32 = 56
-    public static let disableVlanInsertionV2: UInt32 = 57
+    public static let version: UInt32 = UInt32(VirtchnlOp.version.code)
+    public static let resetVF: UInt32 = UInt32(VirtchnlOp.resetVF.code)
+    public static let getVFResources: UInt32 = UInt32(VirtchnlOp.getVFResources.code)
+    public static let configVSIQueues: UInt32 = UInt32(VirtchnlOp.configVSIQueues.code)
+    public static let configIRQMap: UInt32 = UInt32(VirtchnlOp.configIRQMap.code)
+    public static let enableQueues: UInt32 = UInt32(VirtchnlOp.enableQueues.code)
+    public static let disableQueues: UInt32 = UInt32(VirtchnlOp.disableQueues.code)
+    public static let addEthAddr: UInt32 = UInt32(VirtchnlOp.addEthAddr.code)
+    public static let delEthAddr: UInt32 = UInt32(VirtchnlOp.delEthAddr.code)
+    public static let addVlan: UInt32 = UInt32(VirtchnlOp.addVlan.code)
+    public static let delVlan: UInt32 = UInt32(VirtchnlOp.delVlan.code)
+    public static let configPromiscuousMode: UInt32 = UInt32(VirtchnlOp.configPromiscuousMode.code)
+    public static let getStats: UInt32 = UInt32(VirtchnlOp.getStats.code)
+    public static let event: UInt32 = UInt32(VirtchnlOp.event.code)
+    public static let configRSSKey: UInt32 = UInt32(VirtchnlOp.configRSSKey.code)
+    public static let configRSSLUT: UInt32 = UInt32(VirtchnlOp.configRSSLUT.code)
+    public static let getRSSHenaCaps: UInt32 = UInt32(VirtchnlOp.getRSSHenaCaps.code)
+    public static let setRSSHena: UInt32 = UInt32(VirtchnlOp.setRSSHena.code)
+    public static let enableVlanStripping: UInt32 = UInt32(VirtchnlOp.enableVlanStripping.code)
+    public static let disableVlanStripping: UInt32 = UInt32(VirtchnlOp.disableVlanStripping.code)
+    public static let requestQueues: UInt32 = UInt32(VirtchnlOp.requestQueues.code)
+    public static let getOffloadVlanV2Caps: UInt32 = UInt32(VirtchnlOp.getOffloadVlanV2Caps.code)
+    public static let addVlanV2: UInt32 = UInt32(VirtchnlOp.addVlanV2.code)
+    public static let delVlanV2: UInt32 = UInt32(VirtchnlOp.delVlanV2.code)
+    public static let enableVlanStrippingV2: UInt32 = UInt32(VirtchnlOp.enableVlanStrippingV2.code)
+    public static let disableVlanStrippingV2: UInt32 = UInt32(VirtchnlOp.disableVlanStrippingV2.code)
+    public static let enableVlanInsertionV2: UInt32 = UInt32(VirtchnlOp.enableVlanInsertionV2.code)
+    public static let disableVlanInsertionV2: UInt32 = UInt32(VirtchnlOp.disableVlanInsertionV2.code)
 
     /// The trace's name for an opcode ("ADD_VLAN_V2").
     public static func name(_ op: UInt32) -> String { VirtchnlOp.code(Int32(bitPattern: op)).name }

@@ -1,4 +1,5 @@
 import CIavfShim
+import IavfModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,18 +84,11 @@ extension KernelNames {
     }
 }
 
-/// virtchnl opcodes (the PF protocol's wire numbers, spec section 6). Used only to name ops
-/// when the kernel's BTF lacks `enum virtchnl_ops` (and by the host selftest).
+/// virtchnl opcode names by wire number (IavfModel's `VirtchnlOp` table). Used only to name
+/// ops when the kernel's BTF lacks `enum virtchnl_ops` (and by the host selftest).
 public enum VirtchnlOps {
-    public static let protocolNames: [UInt32: String] = [
-        1: "VERSION", 2: "RESET_VF", 3: "GET_VF_RESOURCES", 6: "CONFIG_VSI_QUEUES",
-        7: "CONFIG_IRQ_MAP", 8: "ENABLE_QUEUES", 9: "DISABLE_QUEUES", 10: "ADD_ETH_ADDR",
-        11: "DEL_ETH_ADDR", 12: "ADD_VLAN", 13: "DEL_VLAN", 14: "CONFIG_PROMISCUOUS_MODE",
-        15: "GET_STATS", 17: "EVENT", 27: "ENABLE_VLAN_STRIPPING", 28: "DISABLE_VLAN_STRIPPING",
-        51: "GET_OFFLOAD_VLAN_V2_CAPS", 52: "ADD_VLAN_V2", 53: "DEL_VLAN_V2",
-        54: "ENABLE_VLAN_STRIPPING_V2", 55: "DISABLE_VLAN_STRIPPING_V2",
-        56: "ENABLE_VLAN_INSERTION_V2", 57: "DISABLE_VLAN_INSERTION_V2",
-    ]
+    public static let protocolNames: [UInt32: String] =
+        Dictionary(uniqueKeysWithValues: VirtchnlOp.known.map { (UInt32($0.code), $0.name) })
     public static func value(of name: String, in names: [UInt32: String] = protocolNames) -> UInt32? {
         names.first { $0.value == name }?.key
     }
