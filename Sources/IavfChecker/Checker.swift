@@ -237,7 +237,7 @@ public final class Checker {
                 d.intent.insert(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
                 d.rejectedAdd[key] = nil
-            } else if ret == -5 {
+            } else if ret == Errno.EIO {
                 checkLimitReject(e, key, &d)
             }
             stepModel(e, &d, appliedEarly: early)

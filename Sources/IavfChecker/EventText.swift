@@ -45,13 +45,5 @@ public enum EventText {
         return r == 0 ? " ret 0" : " ret \(r)\(errnoName(r).map { " (\($0))" } ?? "")"
     }
 
-    public static func errnoName(_ r: Int32) -> String? {
-        switch r {
-        case -5: return "EIO"
-        case -12: return "ENOMEM"
-        case -22: return "EINVAL"
-        case -16: return "EBUSY"
-        default: return nil
-        }
-    }
+    public static func errnoName(_ r: Int32) -> String? { Errno.name(r) }
 }

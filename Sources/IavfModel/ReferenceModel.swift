@@ -86,7 +86,7 @@ public struct ReferenceModel: Sendable {
     /// What `iavf_vlan_rx_add_vid` returns: the limit check comes before the lookup.
     public func predictedAddResult(_ key: VlanKey) -> Int32 {
         if key.vid == 0 { return 0 }
-        if let m = maxFilters, vlanMode == .v2, count >= m { return -5 }
+        if let m = maxFilters, vlanMode == .v2, count >= m { return Errno.EIO }
         return 0
     }
 

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The vocabulary of iavf-vlan-state-machine.md section 1: driver generations,
 /// VLAN modes, filter keys and the filter state enum by name.
 
@@ -71,4 +75,35 @@ public struct Filter: Hashable, Sendable {
     public init(vid: UInt16, tpid: UInt16 = VlanKey.ctag, state: FilterState) {
         self.init(key: VlanKey(vid: vid, tpid: tpid), state: state)
     }
+}
+
+/// The errno values the driver's VLAN calls return, as the trace records them (negative).
+public enum Errno {
+    /// `iavf_vlan_rx_add_vid` at the VLAN limit: "Max allowed VLAN filters".
+    public static let EIO: Int32 = -5
+    public static let ENOMEM: Int32 = -12
+    public static let EBUSY: Int32 = -16
+    public static let EINVAL: Int32 = -22
+
+    /// The name of a (negative) errno, when it is one of these.
+    public static func name(_ r: Int32) -> String? {
+        switch r {
+        case EIO: return "EIO"
+        case ENOMEM: return "ENOMEM"
+        case EBUSY: return "EBUSY"
+        case EINVAL: return "EINVAL"
+        default: return nil
+        }
+    }
+}
+
+/// CLOCK_MONOTONIC, the clock of the trace's `t_ns` (bpf_ktime_get_ns).
+public enum MonotonicClock {
+    public static func nanoseconds() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
+    }
+
+    public static func seconds() -> Double { Double(nanoseconds()) / 1e9 }
 }

@@ -113,17 +113,9 @@ public final class PFEmulator {
 
     func log(_ s: String) { options.log?(s) }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    static func now() -> Double { MonotonicClock.seconds() }
 
-    static func nowNs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
-    }
+    static func nowNs() -> Int64 { MonotonicClock.nanoseconds() }
 
     /// Attach: publish VFACTIVE so waiting drivers start (the module keeps RSTAT = 0 until then).
     public func start() {

@@ -1,4 +1,5 @@
 import CIavfShim
+import IavfModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -99,9 +100,9 @@ public struct ProbeSnapshot: Sendable {
     public var filteringInner: UInt32
 
     /// V1 (VIRTCHNL_VF_OFFLOAD_VLAN, bit 16) or V2 (bit 15) as the snapshot saw the caps.
-    public var vlanMode: String? {
-        if vfCapFlags & (1 << 16) != 0 { return "v1" }
-        if vfCapFlags & (1 << 15) != 0 { return "v2" }
+    public var vlanMode: VlanMode? {
+        if vfCapFlags & (1 << 16) != 0 { return .v1 }
+        if vfCapFlags & (1 << 15) != 0 { return .v2 }
         return nil
     }
 }

@@ -103,11 +103,11 @@ public final class TraceRecorder {
     }
 
     private func limit(_ s: ProbeSnapshot) -> Int? {
-        s.vlanMode == "v2" && s.maxFilters > 0 ? Int(s.maxFilters) : nil
+        s.vlanMode == .v2 && s.maxFilters > 0 ? Int(s.maxFilters) : nil
     }
 
-    private func begin(vlanMode: String?, maxFilters: Int?) throws {
-        let h = TraceHeader(generation: generation, kernel: kernel, vlanMode: vlanMode == "v1" ? .v1 : .v2,
+    private func begin(vlanMode: VlanMode?, maxFilters: Int?) throws {
+        let h = TraceHeader(generation: generation, kernel: kernel, vlanMode: vlanMode ?? .v2,
                             maxFilters: maxFilters, source: .live, midStream: true)
         header = h
         try start(h)
