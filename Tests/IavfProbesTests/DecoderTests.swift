@@ -131,7 +131,7 @@ struct DecoderTests {
         let unpatched = KernelNames(states: [3: "ACTIVE", 4: "DISABLE", 5: "INACTIVE", 6: "REMOVE"])
         let e = try decode(bytes(of: s), names: unpatched)
         guard case .snapshot(let snap) = e.payload else { Issue.record("payload"); return }
-        #expect(snap.at == .addVid && snap.count == 3 && snap.vlanMode == "v2" && snap.maxFilters == 8)
+        #expect(snap.at == .addVid && snap.count == 3 && snap.vlanMode == .v2 && snap.maxFilters == 8)
         #expect(snap.filters.map(\.vid) == [100, 101])
         #expect(snap.filters.map(\.state) == ["ACTIVE", "INACTIVE"])
         let p = try decode(bytes(of: s), names: .selftest)
