@@ -14,6 +14,8 @@ public struct SuiteRunner {
         public var seconds: Double
     }
 
+    public static let dmesgCaseName = "dmesg: no call traces / BUGs / stalls"
+
     public var cases: [ScenarioCase]
     public let bed: Testbed
     public let out: (String) -> Void
@@ -78,7 +80,7 @@ public struct SuiteRunner {
             ["Call Trace", "BUG:", "WARNING:", "detected stall", "soft lockup", "hung_task", "blocked for more than", "Oops"]
                 .contains { l.contains($0) }
         }
-        return Result(name: "dmesg: no call traces / BUGs / stalls", passed: bad.isEmpty,
+        return Result(name: Self.dmesgCaseName, passed: bad.isEmpty,
                       reason: bad.isEmpty ? nil : bad.prefix(3).joined(separator: " | "),
                       seconds: Date().timeIntervalSince(t0))
     }
