@@ -229,6 +229,11 @@ struct DownUpGuestCommand: ParsableCommand {
         }
         defer { bed.tearDown() }
         let counts = vlans.split(separator: ",").compactMap { Int($0) }
-        DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
+        do {
+            try DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
+        } catch {
+            FileHandleOutput.stderr("iavf-check bench downup-guest: \(error)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
     }
 }

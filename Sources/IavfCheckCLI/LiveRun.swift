@@ -4,6 +4,7 @@ import IavfChecker
 import IavfModel
 import IavfProbes
 import IavfRecorder
+import IavfScenarios
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,9 @@ struct LiveOptions: ParsableArguments {
 
     @Option(help: "Stop after this many seconds (default: when COMMAND ends, or at SIGINT/SIGTERM).")
     var duration: Double?
+
+    @Option(help: ArgumentHelp("Keep the driver's quiet state (settled events, last probe record, reset in flight) in FILE for COMMAND to wait on (`suite cases --quiet-file`).", valueName: "file"))
+    var quietFile: String?
 
     @Flag(help: "Also snapshot the filter list at function entries (more events; exits are always snapshotted).")
     var snapshotAtEnter = false
@@ -70,8 +74,27 @@ enum LiveRun {
         }
         defer { session.close() }
         let generation: Generation? = session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
+        // The quiet state COMMAND may wait on: fed from the same events, written at each tick.
+        var quiet = DriverQuiet()
+        var written: DriverQuiet?
         let recorder = TraceRecorder(generation: generation, kernel: Self.kernelRelease(),
-                                     settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: emit)
+                                     settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: { e in
+            if o.quietFile != nil {
+                switch e.body {
+                case .settled: quiet.noteSettled()
+                case .reset(let phase): quiet.noteReset(entering: phase == .enter)
+                case .snapshot(let filters, _, _): quiet.noteSnapshot(empty: filters.isEmpty)
+                default: break
+                }
+            }
+            try emit(e)
+        })
+        func publish() {
+            guard let path = o.quietFile, written != quiet else { return }
+            quiet.write(path: path)
+            written = quiet
+        }
+        publish()
         let marks = MarkQueue()
         var child: ChildCommand?
         if !o.command.isEmpty {
@@ -79,6 +102,7 @@ enum LiveRun {
         }
         var failure: Error?
         try session.pipeline.setHandler { item in
+            if o.quietFile != nil { quiet.noteActivity(nowNs: monotonicNs()) }
             do { try recorder.handle(item) } catch { failure = error; return false }
             return true
         }
@@ -88,6 +112,7 @@ enum LiveRun {
                 let now = monotonicNs()
                 for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
                 try recorder.tick(nowNs: now)
+                publish()
                 if let deadline, now >= deadline { return true }
                 if let c = child, c.isDone { return true }
             } catch {

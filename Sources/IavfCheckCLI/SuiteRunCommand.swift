@@ -101,9 +101,9 @@ struct SuiteRunCommand: ParsableCommand {
         let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: k)
         for f in ["cases-\(k).json", "watch-\(k).json", "console-\(k).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
         let outcome = try guest.run(job: """
-        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 -- \\
+        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 --quiet-file /tmp/iavf-quiet -- \\
           "$IAVF_CHECK" suite cases --pf-control \(EmulatedPFGuest.pfControl) --pf-trace "\(guest.pfTrace)" \\
-          --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
+          --quiet-file /tmp/iavf-quiet --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
         """)
         // The runner's own results (or, when it died, its KTAP lines so far), then the
         // checker's counts joined by case name.

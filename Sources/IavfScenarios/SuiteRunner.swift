@@ -18,11 +18,13 @@ public struct SuiteRunner {
 
     public var cases: [ScenarioCase]
     public let bed: Testbed
+    public let wait: SettledWait
     public let out: (String) -> Void
 
-    public init(cases: [ScenarioCase] = ScenarioCatalog.all, bed: Testbed, out: @escaping (String) -> Void) {
+    public init(cases: [ScenarioCase] = ScenarioCatalog.all, bed: Testbed, wait: SettledWait, out: @escaping (String) -> Void) {
         self.cases = cases
         self.bed = bed
+        self.wait = wait
         self.out = out
     }
 
@@ -35,7 +37,7 @@ public struct SuiteRunner {
             let t0 = Date()
             var failure: String?
             do {
-                try c.run(CaseContext(bed: bed))
+                try c.run(CaseContext(bed: bed, wait: wait))
             } catch {
                 failure = "\(error)"
             }
