@@ -85,6 +85,7 @@ struct DownUpBenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        Interruption.install()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let moduleDir = try pf.directory()

@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import IavfScenarios
 import IavfVM
 
@@ -23,7 +26,9 @@ struct SuiteRunCommand: ParsableCommand {
 
         Exit codes: 0 every case of the catalogue ran and passed on every kernel; 1 a case \
         failed, or a kernel's guest ran no case or fewer than the catalogue (set-up failed, \
-        the guest crashed or hung), with the reason; 3 environment problem.
+        the guest crashed or hung), with the reason; 3 environment problem; 130/143 \
+        interrupted by SIGINT/SIGTERM: the guest is killed, and suite.json/suite.ktap hold the \
+        cases finished so far, marked "interrupted": true.
         """
     )
 
@@ -64,8 +69,33 @@ struct SuiteRunCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let moduleDir = try pf.directory()
         let exe = EmulatedPFGuest.executable
-        var runs: [KernelRun] = []
+        // What an interrupted run can still report: the kernels done, and the cases the
+        // current guest finished (its KTAP lines so far).
+        final class Progress: @unchecked Sendable {
+            let lock = NSLock()
+            var runs: [KernelRun] = []
+            var current: (name: String, since: Date)?
+        }
+        let progress = Progress()
+        Interruption.install()
+        Interruption.onInterrupt { sig in
+            progress.lock.lock()
+            var runs = progress.runs
+            if let c = progress.current {
+                runs.append(KernelRun(name: c.name, release: "?", cases: Self.casesSoFar(out: out, kernel: c.name), verdict: "?",
+                                      seconds: Date().timeIntervalSince(c.since),
+                                      problem: "interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM")"))
+            }
+            progress.lock.unlock()
+            try? Self.writeReports(runs, out: out, interrupted: true)
+            FileHandleOutput.stderr("iavf-check suite: partial results (\(runs.map { "\($0.name): \($0.cases.count) cases" }.joined(separator: ", "))) in \(out)/suite.json\n")
+        }
+        var runs: [KernelRun] = [] {
+            didSet { progress.lock.lock(); progress.runs = runs; progress.lock.unlock() }
+        }
         for k in kernels {
+            progress.lock.lock(); progress.current = (k, Date()); progress.lock.unlock()
+            defer { progress.lock.lock(); progress.current = nil; progress.lock.unlock() }
             do {
                 runs.append(try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
             } catch let e as VMError {
