@@ -74,24 +74,28 @@ enum LiveRun {
         }
         defer { session.close() }
         let generation: Generation? = session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
-        // The quiet state COMMAND may wait on: fed from the same events, written at each tick.
-        var quiet = DriverQuiet()
-        var written: DriverQuiet?
+        // The quiet state COMMAND may wait on, per device: fed from the same events the
+        // trace gets, written at each tick.
+        var quiet: [String: DriverQuiet] = [:]
+        var written: [String: DriverQuiet]?
         let recorder = TraceRecorder(generation: generation, kernel: Self.kernelRelease(),
                                      settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: { e in
             if o.quietFile != nil {
+                var q = quiet[e.dev] ?? DriverQuiet()
                 switch e.body {
-                case .settled: quiet.noteSettled()
-                case .reset(let phase): quiet.noteReset(entering: phase == .enter)
-                case .snapshot(let filters, _, _): quiet.noteSnapshot(empty: filters.isEmpty)
-                default: break
+                case .settled: q.noteSettled()
+                case .mark, .lost: break
+                case .reset(let phase): q.noteReset(entering: phase == .enter); q.noteActivity(nowNs: monotonicNs())
+                case .snapshot(let filters, _, _): q.noteSnapshot(empty: filters.isEmpty); q.noteActivity(nowNs: monotonicNs())
+                default: q.noteActivity(nowNs: monotonicNs())
                 }
+                quiet[e.dev] = q
             }
             try emit(e)
         })
         func publish() {
             guard let path = o.quietFile, written != quiet else { return }
-            quiet.write(path: path)
+            DriverQuiet.write(quiet, path: path)
             written = quiet
         }
         publish()
@@ -102,7 +106,6 @@ enum LiveRun {
         }
         var failure: Error?
         try session.pipeline.setHandler { item in
-            if o.quietFile != nil { quiet.noteActivity(nowNs: monotonicNs()) }
             do { try recorder.handle(item) } catch { failure = error; return false }
             return true
         }

@@ -50,7 +50,7 @@ struct SuiteCasesCommand: ParsableCommand {
         defer { bed.tearDown() }
         var cases = ScenarioCatalog.all
         if let only { cases = cases.filter { $0.name.contains(only) } }
-        let runner = SuiteRunner(cases: cases, bed: bed, wait: .following(quietFile: quietFile)) { FileHandleOutput.stdout($0 + "\n") }
+        let runner = SuiteRunner(cases: cases, bed: bed, wait: .following(quietFile: quietFile) { [unowned bed] in bed.vfs[0].pci }) { FileHandleOutput.stdout($0 + "\n") }
         let rs = runner.run()
         if let results {
             let list = rs.map { ["name": $0.name, "result": $0.passed ? "PASS" : "FAIL", "reason": $0.reason ?? "",

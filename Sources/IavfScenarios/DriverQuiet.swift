@@ -50,15 +50,31 @@ public struct DriverQuiet: Sendable, Equatable {
         listEmpty = e == "-" ? nil : e == "1"
     }
 
-    /// The state `watch --quiet-file PATH` last wrote, or nil when there is none.
-    public static func read(path: String) -> DriverQuiet? {
-        (try? String(contentsOfFile: path, encoding: .utf8)).flatMap { DriverQuiet(line: $0) }
+    /// The state `watch --quiet-file PATH` last wrote for `device` (a trace `dev`: the PCI
+    /// address; after an unbind/bind the recorder calls the new adapter "ADDR#2", and the
+    /// latest instance is the one that counts), or nil when there is none. Another VF's
+    /// `settled` says nothing about this one.
+    public static func read(path: String, device: String) -> DriverQuiet? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var best: (instance: Int, state: DriverQuiet)?
+        for line in text.split(separator: "\n") {
+            guard let space = line.firstIndex(of: " "), line.hasPrefix("dev=") else { continue }
+            let dev = String(line[line.index(line.startIndex, offsetBy: 4)..<space])
+            let instance: Int
+            if dev == device { instance = 1 }
+            else if dev.hasPrefix(device + "#"), let n = Int(dev.dropFirst(device.count + 1)) { instance = n }
+            else { continue }
+            if let q = DriverQuiet(line: String(line[space...])), instance > (best?.instance ?? 0) { best = (instance, q) }
+        }
+        return best?.state
     }
 
-    /// Replaces the file in one step (rename), so a reader never sees half a line.
-    public func write(path: String) {
+    /// Writes every device's state, one line each, replacing the file in one step (rename)
+    /// so a reader never sees half of it.
+    public static func write(_ devices: [String: DriverQuiet], path: String) {
+        let text = devices.keys.sorted().map { "dev=\($0) " + devices[$0]!.line }.joined()
         let tmp = path + ".tmp"
-        if FileManager.default.createFile(atPath: tmp, contents: Data(line.utf8)) { rename(tmp, path) }
+        if FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) { rename(tmp, path) }
     }
 }
 
@@ -122,9 +138,10 @@ public struct SettledWait {
 }
 
 extension SettledWait {
-    /// Against the state `watch --quiet-file PATH` keeps, on the monotonic clock the probes use.
-    public static func following(quietFile path: String) -> SettledWait {
-        SettledWait(quiet: { DriverQuiet.read(path: path) }, now: { DriverQuiet.monotonicNs() },
+    /// Against the state `watch --quiet-file PATH` keeps for `device` (asked each time: a
+    /// rebind changes nothing but the instance), on the monotonic clock the probes use.
+    public static func following(quietFile path: String, device: @escaping () -> String) -> SettledWait {
+        SettledWait(quiet: { DriverQuiet.read(path: path, device: device()) }, now: { DriverQuiet.monotonicNs() },
                     sleep: { usleep(UInt32($0 * 1e6)) })
     }
 }

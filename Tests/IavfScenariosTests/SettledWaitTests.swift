@@ -91,7 +91,7 @@ struct SettledWaitTests {
         #expect(w.wait(for: Set<UInt16>([100]), within: 1) { d.set() } == .notQuiet([100]))
     }
 
-    @Test("the quiet file round-trips and is replaced whole")
+    @Test("the quiet file keeps each VF apart, round-trips and follows a rebound VF")
     func quietFile() throws {
         var q = DriverQuiet()
         q.noteActivity(nowNs: 123_456)
@@ -103,8 +103,17 @@ struct SettledWaitTests {
         #expect(q.settled == 2)
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("quiet-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: path) }
-        q.write(path: path)
-        #expect(DriverQuiet.read(path: path) == q)
+        var other = DriverQuiet()
+        other.noteSettled(); other.noteSettled(); other.noteSettled()
+        var rebound = DriverQuiet()
+        rebound.noteActivity(nowNs: 999)
+        DriverQuiet.write(["10000:00:00.0": q, "10000:00:01.0": other], path: path)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:00.0") == q)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:01.0") == other, "each VF its own state")
+        #expect(DriverQuiet.read(path: path, device: "10000:00:02.0") == nil)
+        // After an unbind/bind the recorder names the new adapter "ADDR#2": that one counts.
+        DriverQuiet.write(["10000:00:00.0": q, "10000:00:00.0#2": rebound, "10000:00:01.0": other], path: path)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:00.0") == rebound)
         #expect(DriverQuiet(line: "garbage") == nil)
     }
 }
