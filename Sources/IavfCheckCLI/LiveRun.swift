@@ -21,7 +21,7 @@ struct LiveOptions: ParsableArguments {
     @Option(help: "Stop after this many seconds (default: when COMMAND ends, or at SIGINT/SIGTERM).")
     var duration: Double?
 
-    @Option(help: ArgumentHelp("Keep the driver's quiet state (settled events, last probe record, reset in flight) in FILE for COMMAND to wait on (`suite cases --quiet-file`).", valueName: "file"))
+    @Option(help: ArgumentHelp("Keep each device's quiet state (settled events, last driver event, reset in flight) in FILE, one line per device, for COMMAND to wait on (`suite cases --quiet-file`).", valueName: "file"))
     var quietFile: String?
 
     @Flag(help: "Also snapshot the filter list at function entries (more events; exits are always snapshotted).")
