@@ -2,12 +2,17 @@ import Histogram
 import IavfModel
 import IavfTrace
 
-/// Cuts a probe trace of the down/up loop into cycles (the `downup vlans=K iter=I` marks) and
-/// measures each from the probes' own timestamps:
+/// Cuts a probe trace of the down/up loop into cycles and measures each from the probes' own
+/// timestamps. A cycle is a window of the cycled device's probe events: it opens at a `close`
+/// enter and ends at the device's next `close` enter, or at the loop's own VLAN work (an
+/// add/kill of a non-zero VID: the next count's set-up), or at the end of the trace. The marks
+/// (`downup vlans=K iter=I`) only name the windows: a mark comes from the command's output and
+/// can reach the recorder after the next cycle's first probe events, so it labels the latest
+/// window whose `open` came before it, and counts never depend on where it landed.
 ///  - down: from `close` enter to the last DISABLE_QUEUES or VLAN reply before `open` enter,
 ///  - up: from `open` enter to the last ENABLE_QUEUES or VLAN reply of the cycle (link up and
 ///    every filter back, which is when the driver has settled),
-///  - the VLAN ADD/DEL messages the cycle sent, by opcode.
+///  - the messages the cycle sent, by opcode.
 public struct DownUpCycle: Sendable {
     public var vlans: Int
     public var iteration: Int
@@ -26,37 +31,86 @@ public struct DownUpStats: Sendable {
     public var messagesPerCycle: [String: Double]
 }
 
+/// A trace the analysis cannot cut into cycles exactly.
+public struct DownUpAnalysisError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ s: String) { description = s }
+}
+
 public enum DownUpAnalysis {
-    public static func cycles(trace path: String, dev: String) throws -> [DownUpCycle] {
+    /// `dev`: the cycled VF's name in the trace; nil finds it (the device with the most `close` enters).
+    public static func cycles(trace path: String, dev: String? = nil) throws -> [DownUpCycle] {
         let r = try TraceReader(path: path)
-        var out: [DownUpCycle] = []
-        var tClose: Int64?, tOpen: Int64?, lastDown: Int64?, lastUp: Int64?
-        var msgs: [String: Int] = [:]
-        func reset() { tClose = nil; tOpen = nil; lastDown = nil; lastUp = nil; msgs = [:] }
-        while let e = try r.next() {
+        var events: [TraceEvent] = []
+        while let e = try r.next() { events.append(e) }
+        do {
+            return try cycles(events: events, dev: dev)
+        } catch let e as DownUpAnalysisError {
+            throw DownUpAnalysisError("\(path): \(e.description)")
+        }
+    }
+
+    /// The device the loop took down and up: the one with the most `close` enters.
+    public static func cycledDevice(_ events: [TraceEvent]) throws -> String {
+        var closes: [String: Int] = [:]
+        for e in events { if case .close(.enter, _) = e.body { closes[e.dev, default: 0] += 1 } }
+        let ranked = closes.sorted { $0.value > $1.value }
+        guard let top = ranked.first else { throw DownUpAnalysisError("no device was taken down (no close event)") }
+        if ranked.count > 1 && ranked[1].value == top.value {
+            throw DownUpAnalysisError("devices \(ranked.filter { $0.value == top.value }.map(\.key).sorted()) were each taken down \(top.value) times: name the cycled one")
+        }
+        return top.key
+    }
+
+    public static func cycles(events: [TraceEvent], dev: String? = nil) throws -> [DownUpCycle] {
+        let device = try dev ?? cycledDevice(events)
+        struct Window {
+            var close: Int64
+            var open: Int64?
+            var lastDown: Int64?, lastUp: Int64?
+            var messages: [String: Int] = [:]
+            var label: (vlans: Int, iteration: Int)?
+        }
+        var windows: [Window] = []
+        var current: Int?
+        for e in events {
             if case .mark(let text, _) = e.body {
-                if let (k, i) = parse(text) {
-                    out.append(DownUpCycle(vlans: k, iteration: i,
-                                           downNs: tClose.flatMap { c in lastDown.map { $0 - c } },
-                                           upNs: tOpen.flatMap { o in lastUp.map { $0 - o } }, messages: msgs))
+                guard let (k, i) = parse(text) else { continue }
+                guard let w = windows.lastIndex(where: { $0.open != nil }) else {
+                    throw DownUpAnalysisError("mark '\(text)' at seq \(e.seq) comes before any down/up of \(device)")
                 }
-                reset()
+                if let old = windows[w].label {
+                    throw DownUpAnalysisError("mark '\(text)' at seq \(e.seq): the last down/up of \(device) before it is already 'vlans=\(old.vlans) iter=\(old.iteration)' (a close or open event is missing)")
+                }
+                windows[w].label = (k, i)
                 continue
             }
-            guard e.dev == dev else { continue }
+            guard e.dev == device else { continue }
             switch e.body {
-            case .close(.enter, _): if tClose == nil { tClose = e.tNs }
-            case .open(.enter, _): if tOpen == nil { tOpen = e.tNs }
+            case .close(.enter, _):
+                windows.append(Window(close: e.tNs))
+                current = windows.count - 1
+            case .addVid(let key, .enter, _), .killVid(let key, .enter, _):
+                // 8021q adds and drops VID 0 on every up and down: part of the cycle. Any
+                // other VID is the loop's set-up for the next count.
+                if key.vid != 0 { current = nil }
+            case .open(.enter, _):
+                if let c = current, windows[c].open == nil { windows[c].open = e.tNs }
             case .send(let op, _, _):
-                if tClose != nil { msgs[op.name, default: 0] += 1 }
+                if let c = current { windows[c].messages[op.name, default: 0] += 1 }
             case .reply(let op, _):
-                let relevant = op.isVlanFilterOp || op == .enableQueues || op == .disableQueues
-                guard relevant else { break }
-                if tOpen != nil { lastUp = e.tNs } else if tClose != nil { lastDown = e.tNs }
+                guard let c = current, op.isVlanFilterOp || op == .enableQueues || op == .disableQueues else { break }
+                if windows[c].open != nil { windows[c].lastUp = e.tNs } else { windows[c].lastDown = e.tNs }
             default: break
             }
         }
-        return out
+        // Windows without a mark (the set-up's netns move, an unfinished last cycle) are not cycles of the loop.
+        return windows.compactMap { w in
+            w.label.map { l in
+                DownUpCycle(vlans: l.vlans, iteration: l.iteration, downNs: w.lastDown.map { $0 - w.close },
+                            upNs: w.open.flatMap { o in w.lastUp.map { $0 - o } }, messages: w.messages)
+            }
+        }
     }
 
     /// "downup vlans=4 iter=7" -> (4, 7)

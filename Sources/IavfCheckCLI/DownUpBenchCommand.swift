@@ -18,14 +18,19 @@ struct DownUpBenchCommand: ParsableCommand {
         out, then `ip link set up`, waited out. Latency is measured from the probes: `open` \
         enter to the last ENABLE_QUEUES or VLAN reply of the cycle (down: `close` enter to the \
         last DISABLE_QUEUES or VLAN reply). VLAN messages per cycle are counted at \
-        iavf_send_pf_msg. The same loop also runs without probes; the ratio of the wall-clock \
+        iavf_send_pf_msg, from one `close` enter to the next (or to the loop's next VLAN \
+        set-up). The same loop also runs without probes; the ratio of the wall-clock \
         times is the probes' overhead. Writes downup.json, downup.svg and the traces to --output.
+
+        Exit codes: 0 measured, 2 bad input, 3 environment problem, 4 a trace that cannot be \
+        cut into cycles exactly (no figures rather than wrong ones), 130/143 interrupted by \
+        SIGINT/SIGTERM (the guest is stopped).
         """
     )
 
     enum Format: String, ExpressibleByArgument { case text, json }
 
-    @Option(help: "Kernels, comma-separated: unpatched,patched.")
+    @Option(help: "Kernels, comma-separated: unpatched, patched, or both (= unpatched,patched).")
     var kernel: String = "unpatched,patched"
 
     @Option(help: "VLAN counts, comma-separated.")
@@ -54,12 +59,19 @@ struct DownUpBenchCommand: ParsableCommand {
             throw ValidationError("--vlans takes counts 0...8 (the emulated PF allows 8 per VF), comma-separated")
         }
         guard !kernels.isEmpty, kernels.allSatisfy({ ["unpatched", "patched"].contains($0) }) else {
-            throw ValidationError("--kernel takes unpatched, patched or both, comma-separated")
+            throw ValidationError("--kernel takes unpatched, patched or both (= unpatched,patched), comma-separated")
         }
     }
 
     var vlanCounts: [Int] { vlans.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-    var kernels: [String] { kernel.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+    /// "both" means both generations, as in `suite run` and `stress`; each kernel once, in the order given.
+    var kernels: [String] {
+        var out: [String] = []
+        for word in kernel.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
+            for k in word == "both" ? ["unpatched", "patched"] : [word] where !out.contains(k) { out.append(k) }
+        }
+        return out
+    }
 
     struct KernelResult {
         var name: String
@@ -73,6 +85,7 @@ struct DownUpBenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        Interruption.install()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let moduleDir = try pf.directory()
@@ -112,7 +125,14 @@ struct DownUpBenchCommand: ParsableCommand {
 
     private func analyse(_ k: String, out: String, release: String?) throws -> KernelResult {
         let trace = "\(out)/downup-\(k).jsonl"
-        let cycles = try DownUpAnalysis.cycles(trace: trace, dev: "10000:00:00.0")
+        let cycles: [DownUpCycle]
+        do {
+            cycles = try DownUpAnalysis.cycles(trace: trace)
+        } catch let e as DownUpAnalysisError {
+            // No figure rather than a wrong one.
+            FileHandleOutput.stderr("iavf-check bench downup: \(k): cannot cut the trace into cycles: \(e)\n")
+            throw ExitCode(ExitStatus.inconclusive)
+        }
         var checker = "?"
         if let d = FileManager.default.contents(atPath: "\(out)/downup-watch-\(k).json"),
            let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
@@ -210,6 +230,11 @@ struct DownUpGuestCommand: ParsableCommand {
         }
         defer { bed.tearDown() }
         let counts = vlans.split(separator: ",").compactMap { Int($0) }
-        DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
+        do {
+            try DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
+        } catch {
+            FileHandleOutput.stderr("iavf-check bench downup-guest: \(error)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
     }
 }

@@ -20,7 +20,8 @@ public struct IavfCheckCommand: ParsableCommand {
 
         Exit codes: 0 pass, 1 fail (a violation), 2 bad input or usage, 3 environment problem \
         (missing privileges, BTF, module or tool), 4 inconclusive (events were lost or the \
-        trace ends inside a call).
+        trace ends inside a call); the commands that boot guests (vm run, suite run, stress, \
+        bench downup) exit 130 on SIGINT and 143 on SIGTERM, with their guest stopped.
         """,
         subcommands: [
             CheckCommand.self,

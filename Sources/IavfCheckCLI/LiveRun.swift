@@ -4,6 +4,7 @@ import IavfChecker
 import IavfModel
 import IavfProbes
 import IavfRecorder
+import IavfScenarios
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,9 @@ struct LiveOptions: ParsableArguments {
 
     @Option(help: "Stop after this many seconds (default: when COMMAND ends, or at SIGINT/SIGTERM).")
     var duration: Double?
+
+    @Option(help: ArgumentHelp("Keep each device's quiet state (settled events, last driver event, reset in flight) in FILE, one line per device, for COMMAND to wait on (`suite cases --quiet-file`).", valueName: "file"))
+    var quietFile: String?
 
     @Flag(help: "Also snapshot the filter list at function entries (more events; exits are always snapshotted).")
     var snapshotAtEnter = false
@@ -70,8 +74,31 @@ enum LiveRun {
         }
         defer { session.close() }
         let generation: Generation? = session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
+        // The quiet state COMMAND may wait on, per device: fed from the same events the
+        // trace gets, written at each tick.
+        var quiet: [String: DriverQuiet] = [:]
+        var written: [String: DriverQuiet]?
         let recorder = TraceRecorder(generation: generation, kernel: Self.kernelRelease(),
-                                     settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: emit)
+                                     settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: { e in
+            if o.quietFile != nil {
+                var q = quiet[e.dev] ?? DriverQuiet()
+                switch e.body {
+                case .settled: q.noteSettled()
+                case .mark, .lost: break
+                case .reset(let phase): q.noteReset(entering: phase == .enter); q.noteActivity(nowNs: monotonicNs())
+                case .snapshot(let filters, _, _): q.noteSnapshot(empty: filters.isEmpty); q.noteActivity(nowNs: monotonicNs())
+                default: q.noteActivity(nowNs: monotonicNs())
+                }
+                quiet[e.dev] = q
+            }
+            try emit(e)
+        })
+        func publish() {
+            guard let path = o.quietFile, written != quiet else { return }
+            DriverQuiet.write(quiet, path: path)
+            written = quiet
+        }
+        publish()
         let marks = MarkQueue()
         var child: ChildCommand?
         if !o.command.isEmpty {
@@ -88,6 +115,7 @@ enum LiveRun {
                 let now = monotonicNs()
                 for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
                 try recorder.tick(nowNs: now)
+                publish()
                 if let deadline, now >= deadline { return true }
                 if let c = child, c.isDone { return true }
             } catch {

@@ -31,7 +31,8 @@ struct StressCommand: ParsableCommand {
         minimal one are kept), the PF's trace, logs.
 
         Exit codes: 0 no violation on any kernel, 1 a violation (with its minimal sequence), \
-        3 environment problem, 4 inconclusive (events were lost and nothing was found).
+        3 environment problem, 4 inconclusive (events were lost and nothing was found), \
+        130/143 interrupted by SIGINT/SIGTERM (the guest is killed with iavf-check).
         """,
         subcommands: [StressRunCommand.self, StressGuestCommand.self],
         defaultSubcommand: StressRunCommand.self
@@ -149,6 +150,7 @@ struct StressRunCommand: ParsableCommand {
     var timeout: Double = 1800
 
     func run() throws {
+        Interruption.install()
         let seed = stress.replay == nil ? (stress.seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000) : nil
         var opts = stress
         opts.seed = seed

@@ -169,10 +169,7 @@ final class StressLab {
 
     /// Where the driver is between attempts, from the probes (not recorded).
     private final class Quiet {
-        var lastItemNs: UInt64 = 0
-        var settled = 0
-        var resetOpen = false
-        var listEmpty: Bool?
+        var state = DriverQuiet()
     }
 
     /// Brings the testbed back to its start state, and makes sure the driver is there too
@@ -185,30 +182,30 @@ final class StressLab {
         let recorder = TraceRecorder(generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
                                      start: { _ in }, emit: { e in
             switch e.body {
-            case .settled: if !quiet.resetOpen { quiet.settled += 1 }
-            case .reset(let phase): quiet.resetOpen = phase == .enter
-            case .snapshot(let filters, _, _): quiet.listEmpty = filters.isEmpty
+            case .settled: quiet.state.noteSettled()
+            case .reset(let phase): quiet.state.noteReset(entering: phase == .enter)
+            case .snapshot(let filters, _, _): quiet.state.noteSnapshot(empty: filters.isEmpty)
             default: break
             }
         })
         handler = { item in
-            quiet.lastItemNs = monotonicNs()
+            quiet.state.noteActivity(nowNs: monotonicNs())
             try recorder.handle(item)
         }
         defer { handler = { _ in } }
         /// Runs `body` on the worker, then polls until the driver has settled after it.
         func settle(_ body: @escaping () -> Void, needEmpty: Bool) throws -> Bool {
-            var at: Int?
+            var at: DriverQuiet?
             var ok = false
             try whileRunning(body, done: { finishedAt in
                 let now = monotonicNs()
                 try recorder.tick(nowNs: now)
                 guard let finishedAt else { return false }
-                if at == nil { at = quiet.settled }
+                if at == nil { at = quiet.state }
                 // Settled after the body, or (an idle driver gives no `settled`) nothing
                 // at all from the probes for a second after it.
-                let idle = now >= max(quiet.lastItemNs, finishedAt) + 1_000_000_000
-                if (quiet.settled > at! || idle) && !quiet.resetOpen && (!needEmpty || quiet.listEmpty != false) {
+                if quiet.state.isQuiet(since: at!, startNs: finishedAt, nowNs: now, idleNs: 1_000_000_000)
+                    && (!needEmpty || quiet.state.listEmpty != false) {
                     ok = true
                     return true
                 }

@@ -18,7 +18,7 @@ struct SuiteCasesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cases",
         abstract: "Run the cases here (inside a guest with the emulated PF running and iavf bound).",
-        discussion: "Usually started by `iavf-check suite` under `iavf-check watch`; prints KTAP lines."
+        discussion: "Usually started by `iavf-check suite` under `iavf-check watch --quiet-file FILE` (the same FILE as --quiet-file here); prints KTAP lines."
     )
 
     @Option(help: "The emulated PF's control FIFO (iavf-check pf --control).")
@@ -36,6 +36,9 @@ struct SuiteCasesCommand: ParsableCommand {
     @Option(help: "Write a JSON list of {name, result, reason, seconds} here.")
     var results: String?
 
+    @Option(help: "The driver-quiet state `iavf-check watch --quiet-file` keeps (a match is believed once the driver is quiet).")
+    var quietFile: String
+
     func run() throws {
         let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { FileHandleOutput.stdout("# " + $0 + "\n") }
         do {
@@ -47,7 +50,7 @@ struct SuiteCasesCommand: ParsableCommand {
         defer { bed.tearDown() }
         var cases = ScenarioCatalog.all
         if let only { cases = cases.filter { $0.name.contains(only) } }
-        let runner = SuiteRunner(cases: cases, bed: bed) { FileHandleOutput.stdout($0 + "\n") }
+        let runner = SuiteRunner(cases: cases, bed: bed, wait: .following(quietFile: quietFile) { [unowned bed] in bed.vfs[0].pci }) { FileHandleOutput.stdout($0 + "\n") }
         let rs = runner.run()
         if let results {
             let list = rs.map { ["name": $0.name, "result": $0.passed ? "PASS" : "FAIL", "reason": $0.reason ?? "",

@@ -1,5 +1,9 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import IavfScenarios
 import IavfVM
 
 /// `iavf-check suite run`: boots each kernel with the emulated PF, runs the cases under
@@ -20,7 +24,11 @@ struct SuiteRunCommand: ParsableCommand {
         Writes to --output: trace-KERNEL.jsonl (probes), pf-KERNEL.jsonl (what the PF programmed), \
         suite.json, suite.ktap, console and dmesg logs.
 
-        Exit codes: 0 every case passed on every kernel, 1 a case failed, 3 environment problem.
+        Exit codes: 0 every case of the catalogue ran and passed on every kernel; 1 a case \
+        failed, or a kernel's guest ran no case or fewer than the catalogue (set-up failed, \
+        the guest crashed or hung), with the reason; 3 environment problem; 130/143 \
+        interrupted by SIGINT/SIGTERM: the guest is killed, and suite.json/suite.ktap hold the \
+        cases finished so far, marked "interrupted": true.
         """
     )
 
@@ -43,8 +51,17 @@ struct SuiteRunCommand: ParsableCommand {
     @Option(help: "Hard timeout per kernel, seconds.")
     var timeout: Double = 1500
 
-    struct CaseOutcome { var result: String; var reason: String; var findings: Int; var violations: Int; var rules: [String] }
-    struct KernelRun { var name: String; var release: String; var cases: [(String, CaseOutcome)]; var verdict: String; var seconds: Double }
+    struct KernelRun {
+        var name: String
+        var release: String
+        var cases: [SuiteCaseOutcome]
+        var verdict: String
+        var seconds: Double
+        /// Why the run is a failure though no case failed: no case ran, cases are missing,
+        /// the guest crashed or timed out, the run was interrupted.
+        var problem: String?
+        var passed: Bool { problem == nil && !cases.isEmpty && cases.allSatisfy(\.passed) }
+    }
 
     func run() throws {
         let kernels = kernel.names
@@ -52,65 +69,108 @@ struct SuiteRunCommand: ParsableCommand {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         let moduleDir = try pf.directory()
         let exe = EmulatedPFGuest.executable
-        var runs: [KernelRun] = []
+        // What an interrupted run can still report: the kernels done, and the cases the
+        // current guest finished (its KTAP lines so far).
+        final class Progress: @unchecked Sendable {
+            let lock = NSLock()
+            var runs: [KernelRun] = []
+            var current: (name: String, since: Date)?
+        }
+        let progress = Progress()
+        Interruption.install()
+        Interruption.onInterrupt { sig in
+            progress.lock.lock()
+            var runs = progress.runs
+            if let c = progress.current {
+                runs.append(KernelRun(name: c.name, release: "?", cases: Self.casesSoFar(out: out, kernel: c.name), verdict: "?",
+                                      seconds: Date().timeIntervalSince(c.since),
+                                      problem: "interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM")"))
+            }
+            progress.lock.unlock()
+            try? Self.writeReports(runs, out: out, interrupted: true)
+            FileHandleOutput.stderr("iavf-check suite: partial results (\(runs.map { "\($0.name): \($0.cases.count) cases" }.joined(separator: ", "))) in \(out)/suite.json\n")
+        }
+        var runs: [KernelRun] = [] {
+            didSet { progress.lock.lock(); progress.runs = runs; progress.lock.unlock() }
+        }
         for k in kernels {
+            progress.lock.lock(); progress.current = (k, Date()); progress.lock.unlock()
+            defer { progress.lock.lock(); progress.current = nil; progress.lock.unlock() }
             do {
                 runs.append(try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
             } catch let e as VMError {
-                FileHandleOutput.stderr("iavf-check: \(k): \(e)\n")
-                throw ExitCode(ExitStatus.environment)
+                switch e {
+                case .timeout, .guestCrashed:
+                    // The driver's business (a panic, a hang): a failure, with what ran before it.
+                    runs.append(KernelRun(name: k, release: "?", cases: Self.casesSoFar(out: out, kernel: k),
+                                          verdict: "?", seconds: 0, problem: "\(e)"))
+                default:
+                    FileHandleOutput.stderr("iavf-check: \(k): \(e)\n")
+                    throw ExitCode(ExitStatus.environment)
+                }
             }
         }
-        try writeReports(runs, out: out)
+        try Self.writeReports(runs, out: out, interrupted: false)
         switch format {
         case .text: FileHandleOutput.stdout(textReport(runs))
         case .json: FileHandleOutput.stdout((try? String(contentsOfFile: out + "/suite.json", encoding: .utf8)) ?? "")
         case .ktap: FileHandleOutput.stdout((try? String(contentsOfFile: out + "/suite.ktap", encoding: .utf8)) ?? "")
         }
-        if runs.contains(where: { $0.cases.contains { $0.1.result != "PASS" } }) { throw ExitCode(ExitStatus.fail) }
+        if runs.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.fail) }
     }
 
+    /// What the guest's case runner finished so far, from its KTAP lines (console-K.txt is
+    /// written live over the shared directory).
+    static func casesSoFar(out: String, kernel k: String) -> [SuiteCaseOutcome] {
+        SuiteResults.ktapResults((try? String(contentsOfFile: "\(out)/console-\(k).txt", encoding: .utf8)) ?? "")
+    }
 
     private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelRun {
         let t0 = Date()
         let only = self.only.map { " --only '\($0.replacingOccurrences(of: "'", with: ""))'" } ?? ""
         let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: k)
+        for f in ["cases-\(k).json", "watch-\(k).json", "console-\(k).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
         let outcome = try guest.run(job: """
-        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 -- \\
+        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 --quiet-file /tmp/iavf-quiet -- \\
           "$IAVF_CHECK" suite cases --pf-control \(EmulatedPFGuest.pfControl) --pf-trace "\(guest.pfTrace)" \\
-          --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
+          --quiet-file /tmp/iavf-quiet --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
         """)
-        guard outcome.jobExit != nil else {
-            throw VMError.environment("the suite did not finish in the \(k) guest; see \(out)/console-\(k).txt\n\(outcome.stderr.suffix(2000))")
-        }
-        // The runner's own results, then the checker's findings per case.
-        var cases: [(String, CaseOutcome)] = []
+        // The runner's own results (or, when it died, its KTAP lines so far), then the
+        // checker's counts joined by case name.
+        var cases: [SuiteCaseOutcome] = []
         if let d = FileManager.default.contents(atPath: "\(out)/cases-\(k).json"),
            let list = try? JSONSerialization.jsonObject(with: d) as? [[String: Any]] {
-            for c in list {
-                cases.append((c["name"] as? String ?? "?", CaseOutcome(result: c["result"] as? String ?? "?",
-                                                                        reason: c["reason"] as? String ?? "",
-                                                                        findings: 0, violations: 0, rules: [])))
-            }
+            cases = list.map { SuiteCaseOutcome(name: $0["name"] as? String ?? "?", result: $0["result"] as? String ?? "?",
+                                                reason: $0["reason"] as? String ?? "") }
+        } else {
+            cases = Self.casesSoFar(out: out, kernel: k)
         }
         var verdict = "?"
         if let d = FileManager.default.contents(atPath: "\(out)/watch-\(k).json"),
            let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
             verdict = obj["verdict"] as? String ?? "?"
-            let findings = obj["findings"] as? [[String: Any]] ?? []
             let marks = (obj["cases"] as? [[String: Any]]) ?? []
-            // Attribute findings by the runner's case order: checker cases come in the same order.
-            for (i, m) in marks.enumerated() where i < cases.count {
-                cases[i].1.findings = m["findings"] as? Int ?? 0
-                cases[i].1.violations = m["violations"] as? Int ?? 0
-            }
-            _ = findings
+            cases = SuiteResults.join(cases, checker: marks.map {
+                CheckerCaseCount(name: $0["name"] as? String ?? "", findings: $0["findings"] as? Int ?? 0,
+                                 violations: $0["violations"] as? Int ?? 0)
+            })
         }
         // Rules per case from the trace itself (the JSON report lists findings without cases).
         let perCase = (try? Self.rulesPerCase(trace: "\(out)/trace-\(k).jsonl")) ?? [:]
-        for i in cases.indices { cases[i].1.rules = perCase[cases[i].0] ?? [] }
+        for i in cases.indices { cases[i].rules = perCase[cases[i].name] ?? [] }
+        var problems: [String] = []
+        if outcome.jobExit == nil { problems.append("the suite did not finish in the guest") }
+        if let short = SuiteResults.shortfall(ran: cases.map(\.name), expected: SuiteResults.expectedNames(only: self.only)) {
+            problems.append(short)
+        }
+        var problem: String?
+        if !problems.isEmpty {
+            let console = (try? String(contentsOfFile: "\(out)/console-\(k).txt", encoding: .utf8)) ?? ""
+            let tail = console.split(separator: "\n").suffix(3).joined(separator: " | ")
+            problem = problems.joined(separator: "; ") + "; see \(out)/console-\(k).txt" + (tail.isEmpty ? "" : ": \(tail)")
+        }
         return KernelRun(name: k, release: outcome.release, cases: cases, verdict: verdict,
-                         seconds: Date().timeIntervalSince(t0))
+                         seconds: Date().timeIntervalSince(t0), problem: problem)
     }
 
     /// Checks the recorded trace again and groups the findings' rules by case.
@@ -126,30 +186,33 @@ struct SuiteRunCommand: ParsableCommand {
         return out
     }
 
-    private func writeReports(_ runs: [KernelRun], out: String) throws {
+    static func writeReports(_ runs: [KernelRun], out: String, interrupted: Bool) throws {
         var kernels: [[String: Any]] = []
         for r in runs {
             kernels.append([
                 "kernel": r.name, "release": r.release, "checker_verdict": r.verdict,
                 "seconds": Int(r.seconds),
-                "passed": r.cases.filter { $0.1.result == "PASS" }.count, "total": r.cases.count,
-                "cases": r.cases.map { ["name": $0.0, "result": $0.1.result, "reason": $0.1.reason,
-                                        "findings": $0.1.findings, "violations": $0.1.violations, "rules": $0.1.rules] },
+                "passed": r.cases.filter(\.passed).count, "total": r.cases.count,
+                "complete": r.problem == nil, "problem": r.problem ?? NSNull(),
+                "cases": r.cases.map { ["name": $0.name, "result": $0.result, "reason": $0.reason,
+                                        "findings": $0.findings, "violations": $0.violations, "rules": $0.rules] },
             ])
         }
-        let data = try JSONSerialization.data(withJSONObject: ["kernels": kernels], options: [.prettyPrinted, .sortedKeys])
+        let data = try JSONSerialization.data(withJSONObject: ["kernels": kernels, "interrupted": interrupted],
+                                              options: [.prettyPrinted, .sortedKeys])
         FileManager.default.createFile(atPath: out + "/suite.json", contents: data)
         var ktap = "KTAP version 1\n1..\(runs.count)\n"
         for (i, r) in runs.enumerated() {
             ktap += "    KTAP version 1\n    # Subtest: \(r.name) (\(r.release))\n    1..\(r.cases.count)\n"
             for (j, c) in r.cases.enumerated() {
-                if c.1.result != "PASS" { ktap += "    # \(c.1.reason)\n" }
-                if !c.1.rules.isEmpty { ktap += "    # checker: \(c.1.rules.joined(separator: ", "))\n" }
-                ktap += "    \(c.1.result == "PASS" ? "ok" : "not ok") \(j + 1) \(c.0)\n"
+                if !c.passed { ktap += "    # \(c.reason)\n" }
+                if !c.rules.isEmpty { ktap += "    # checker: \(c.rules.joined(separator: ", "))\n" }
+                ktap += "    \(c.passed ? "ok" : "not ok") \(j + 1) \(c.name)\n"
             }
-            let ok = r.cases.allSatisfy { $0.1.result == "PASS" }
-            ktap += "\(ok ? "ok" : "not ok") \(i + 1) \(r.name)\n"
+            if let p = r.problem { ktap += "# \(r.name): \(p.split(separator: "\n").first ?? "")\n" }
+            ktap += "\(r.passed ? "ok" : "not ok") \(i + 1) \(r.name)\n"
         }
+        if interrupted { ktap += "# interrupted\n" }
         FileManager.default.createFile(atPath: out + "/suite.ktap", contents: Data(ktap.utf8))
     }
 
@@ -158,19 +221,20 @@ struct SuiteRunCommand: ParsableCommand {
         for r in runs {
             s += "=== \(r.name) (\(r.release)), \(Int(r.seconds)) s\n"
             for c in r.cases {
-                s += "\(c.1.result == "PASS" ? "PASS" : "FAIL"): \(c.0)\(c.1.reason.isEmpty ? "" : "  (\(c.1.reason))")\n"
+                s += "\(c.passed ? "PASS" : "FAIL"): \(c.name)\(c.reason.isEmpty ? "" : "  (\(c.reason))")\n"
             }
-            let p = r.cases.filter { $0.1.result == "PASS" }.count
+            let p = r.cases.filter(\.passed).count
+            if let problem = r.problem { s += "INCOMPLETE: \(problem)\n" }
             s += "Totals: \(p) PASS, \(r.cases.count - p) FAIL of \(r.cases.count); checker verdict \(r.verdict)\n\n"
         }
         guard runs.count > 1 else { return s }
-        let names = runs[0].cases.map(\.0)
+        let names = runs[0].cases.map(\.name)
         let w = (names.map(\.count).max() ?? 10)
         s += "case".padded(w) + "  " + runs.map { $0.name.padded(10) + " checker".padded(34) }.joined(separator: "  ") + "\n"
         for n in names {
             var line = n.padded(w)
             for r in runs {
-                let c = r.cases.first { $0.0 == n }?.1
+                let c = r.cases.first { $0.name == n }
                 line += "  " + (c?.result ?? "-").padded(10) + " " + ((c?.rules.isEmpty ?? true) ? "-" : c!.rules.joined(separator: ",")).padded(33)
             }
             s += line + "\n"

@@ -40,7 +40,8 @@ struct VMRunCommand: ParsableCommand {
 
         Exit status: COMMAND's own; 2 bad input (--kernel, --env, no COMMAND); 3 environment problem (no qemu, busybox-static, \
         kernel, or a SHA256 mismatch); 124 the hard timeout hit; 125 the guest panicked, oopsed or \
-        could not start the command (the console tail is printed).
+        could not start the command (the console tail is printed); 130/143 interrupted by \
+        SIGINT/SIGTERM (the guest is killed with iavf-check).
 
         --kernel-arg adds words to the guest kernel's command line (the IAVF_CHECK_VM_KERNEL_ARGS \
         variable still adds more, for debugging). --insmod loads a module built on the host, e.g. \
@@ -122,6 +123,7 @@ struct VMRunCommand: ParsableCommand {
             FileHandle.standardError.write(Data("iavf-check vm: error: \(problem)\n".utf8))
             throw ExitCode(2)
         }
+        Interruption.install()
         let progress = VMProgress(enabled: !quiet)
         var options = VirtualMachine.Options(kernel: kernel, command: command)
         options.timeout = timeout

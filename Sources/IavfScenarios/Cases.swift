@@ -20,9 +20,16 @@ public struct ScenarioCase: Sendable {
 /// What a case can do and assert.
 public struct CaseContext {
     public let bed: Testbed
+    /// How `expect` knows the driver is quiet before it believes a match.
+    public let wait: SettledWait
     public var vf: Testbed.VF { bed.vfs[0] }
     /// The PF's settle budget: a train of watchdog messages costs >= 20 ms each, more under TCG.
     public var settle: Double = 10
+
+    public init(bed: Testbed, wait: SettledWait) {
+        self.bed = bed
+        self.wait = wait
+    }
 
     public func add(_ vid: UInt16) throws {
         let r = bed.addVlan(vf, vid)
@@ -40,14 +47,21 @@ public struct CaseContext {
     public func down() throws { let r = bed.down(vf); guard r.ok else { throw CaseFailure("ip link set down: \(r.output)") } }
     public func up() throws { let r = bed.up(vf); guard r.ok else { throw CaseFailure("ip link set up: \(r.output)") } }
 
-    /// The VLAN devices are exactly `vids` and the PF has programmed exactly them.
+    /// The VLAN devices are exactly `vids` and the PF has programmed exactly them, and still
+    /// has once the driver is quiet (a late DEL or ADD must not slip past the check).
     public func expect(_ vids: [UInt16], within seconds: Double? = nil) throws {
         let want = Set(vids)
         let devs = bed.vlanDevices(vf)
         guard devs == want else { throw CaseFailure("VLAN devices \(devs.sorted()), expected \(want.sorted())") }
-        var have = Set<UInt16>()
-        guard bed.waitFor(seconds ?? settle, { have = bed.programmed(vf); return have == want }) else {
+        let budget = seconds ?? settle
+        switch try wait.wait(for: want, within: budget, observe: { try bed.programmed(vf) }) {
+        case .matched:
+            let after = bed.vlanDevices(vf)
+            guard after == want else { throw CaseFailure("VLAN devices \(after.sorted()) once the driver was quiet, expected \(want.sorted())") }
+        case .mismatch(let have):
             throw CaseFailure("the PF has VLANs \(have.sorted()) programmed, expected \(want.sorted())")
+        case .notQuiet:
+            throw CaseFailure("the PF has VLANs \(want.sorted()) programmed, but the driver did not go quiet to confirm it (no `settled` from the probes)")
         }
     }
 
@@ -55,9 +69,8 @@ public struct CaseContext {
     public func bystanderUndisturbed(_ vids: Set<UInt16>) throws {
         guard bed.vfs.count > 1 else { return }
         let other = bed.vfs[1]
-        guard bed.programmed(other) == vids else {
-            throw CaseFailure("VF2's PF VLANs changed to \(bed.programmed(other).sorted())")
-        }
+        let have = try bed.programmed(other)
+        guard have == vids else { throw CaseFailure("VF2's PF VLANs changed to \(have.sorted())") }
     }
 
     public func pf(_ line: String) throws { try bed.pf(line + " vf=\(vf.index)") }

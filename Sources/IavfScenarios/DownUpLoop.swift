@@ -20,20 +20,20 @@ public struct DownUpLoop {
         self.out = out
     }
 
-    public func run() {
+    public func run() throws {
         let vf = bed.vfs[0]
         for k in vlanCounts {
             let vids = (0..<k).map { UInt16(100 + $0) }
             for v in vids { bed.addVlan(vf, v) }
-            _ = quiet(until: { bed.programmed(vf) == Set(vids) }, seconds: 20)
+            _ = try quiet(until: { try bed.programmed(vf) == Set(vids) }, seconds: 20)
             for i in 0..<iterations {
                 let t0 = Date()
                 bed.down(vf)
-                let downOK = quiet(until: { true }, seconds: 10)
+                let downOK = try quiet(until: { true }, seconds: 10)
                 let t1 = Date()
                 bed.up(vf)
-                let upOK = quiet(until: {
-                    bed.programmed(vf) == Set(vids) && bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP")
+                let upOK = try quiet(until: {
+                    try bed.programmed(vf) == Set(vids) && bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP")
                 }, seconds: 20)
                 let t2 = Date()
                 out(String(format: "# wall vlans=%d iter=%d down_ms=%.1f up_ms=%.1f", k, i,
@@ -41,18 +41,18 @@ public struct DownUpLoop {
                 out("\(downOK && upOK ? "PASS" : "FAIL"): downup vlans=\(k) iter=\(i)")
             }
             bed.deleteAllVlans(vf)
-            _ = quiet(until: { bed.programmed(vf).isEmpty }, seconds: 20)
+            _ = try quiet(until: { try bed.programmed(vf).isEmpty }, seconds: 20)
         }
     }
 
     /// Waits until `condition` holds and the PF's trace has not grown for 300 ms.
-    private func quiet(until condition: () -> Bool, seconds: Double) -> Bool {
+    private func quiet(until condition: () throws -> Bool, seconds: Double) throws -> Bool {
         var lastSize: UInt64 = 0
         var stableSince = Date()
-        return bed.waitFor(seconds) {
+        return try bed.waitFor(seconds) {
             let size = (try? FileManager.default.attributesOfItem(atPath: bed.pfTrace)[.size] as? UInt64) ?? 0
             if size != lastSize { lastSize = size; stableSince = Date() }
-            return condition() && Date().timeIntervalSince(stableSince) >= 0.3
+            return try condition() && Date().timeIntervalSince(stableSince) >= 0.3
         }
     }
 }

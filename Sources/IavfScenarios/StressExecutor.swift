@@ -87,8 +87,12 @@ public final class StressExecutor {
         guard bed.waitFor(timeout, { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }) else {
             return "\(vf.ifname) is not LOWER_UP after \(Int(timeout)) s"
         }
-        guard bed.waitFor(timeout, { bed.vlanDevices(vf).isEmpty && bed.programmed(vf).isEmpty }) else {
-            return "VF1 kept VLANs \(bed.vlanDevices(vf).sorted()) (PF: \(bed.programmed(vf).sorted())) for \(Int(timeout)) s"
+        do {
+            guard try bed.waitFor(timeout, { try bed.vlanDevices(vf).isEmpty && bed.programmed(vf).isEmpty }) else {
+                return "VF1 kept VLANs \(bed.vlanDevices(vf).sorted()) (PF: \(try bed.programmed(vf).sorted())) for \(Int(timeout)) s"
+            }
+        } catch {
+            return "\(error)"
         }
         return nil
     }

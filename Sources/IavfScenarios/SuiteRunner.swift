@@ -14,13 +14,17 @@ public struct SuiteRunner {
         public var seconds: Double
     }
 
+    public static let dmesgCaseName = "dmesg: no call traces / BUGs / stalls"
+
     public var cases: [ScenarioCase]
     public let bed: Testbed
+    public let wait: SettledWait
     public let out: (String) -> Void
 
-    public init(cases: [ScenarioCase] = ScenarioCatalog.all, bed: Testbed, out: @escaping (String) -> Void) {
+    public init(cases: [ScenarioCase] = ScenarioCatalog.all, bed: Testbed, wait: SettledWait, out: @escaping (String) -> Void) {
         self.cases = cases
         self.bed = bed
+        self.wait = wait
         self.out = out
     }
 
@@ -33,7 +37,7 @@ public struct SuiteRunner {
             let t0 = Date()
             var failure: String?
             do {
-                try c.run(CaseContext(bed: bed))
+                try c.run(CaseContext(bed: bed, wait: wait))
             } catch {
                 failure = "\(error)"
             }
@@ -78,7 +82,7 @@ public struct SuiteRunner {
             ["Call Trace", "BUG:", "WARNING:", "detected stall", "soft lockup", "hung_task", "blocked for more than", "Oops"]
                 .contains { l.contains($0) }
         }
-        return Result(name: "dmesg: no call traces / BUGs / stalls", passed: bad.isEmpty,
+        return Result(name: Self.dmesgCaseName, passed: bad.isEmpty,
                       reason: bad.isEmpty ? nil : bad.prefix(3).joined(separator: " | "),
                       seconds: Date().timeIntervalSince(t0))
     }

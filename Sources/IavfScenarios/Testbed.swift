@@ -20,14 +20,26 @@ public final class Testbed {
     public let pfControl: String
     public let pfTrace: String
     public let log: (String) -> Void
-    private var pfOffset: UInt64 = 0
-    private var pfPartial = Data()
-    private var programmed: [String: Set<UInt16>] = [:]
+    private var follower: PFTraceFollower!
 
     public init(pfControl: String, pfTrace: String, log: @escaping (String) -> Void) {
         self.pfControl = pfControl
         self.pfTrace = pfTrace
         self.log = log
+        follower = PFTraceFollower(path: pfTrace) { [unowned self] in self.vfNames() }
+    }
+
+    /// Every name a VF of this guest can have in the PF's trace: the PCI addresses of the
+    /// emulated PF's functions (8086:1889) and of iavf's, and "vfN" for a PF without names.
+    func vfNames() -> Set<String> {
+        var names = Set(Self.iavfNetdevs().map(\.pci) + vfs.map(\.pci))
+        let dir = "/sys/bus/pci/devices"
+        for fn in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            let id = (try? String(contentsOfFile: "\(dir)/\(fn)/device", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+            if id == "0x1889" { names.insert(fn) }
+        }
+        for i in 0..<max(names.count, vfs.count, 2) { names.insert("vf\(i)") }
+        return names
     }
 
     // MARK: discovery and namespaces
@@ -151,36 +163,19 @@ public final class Testbed {
         }
     }
 
-    /// The VIDs (non-zero) the PF has programmed for the VF, from its `pf` events.
-    public func programmed(_ vf: VF) -> Set<UInt16> {
-        readPFTrace()
-        return programmed[vf.pci] ?? programmed["vf\(vf.index)"] ?? []
-    }
-
-    private func readPFTrace() {
-        guard let h = FileHandle(forReadingAtPath: pfTrace) else { return }
-        defer { try? h.close() }
-        try? h.seek(toOffset: pfOffset)
-        let data = h.readDataToEndOfFile()
-        pfOffset += UInt64(data.count)
-        pfPartial.append(data)
-        while let nl = pfPartial.firstIndex(of: 0x0a) {
-            let line = pfPartial[pfPartial.startIndex..<nl]
-            pfPartial.removeSubrange(pfPartial.startIndex...nl)
-            guard let obj = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
-                  obj["ev"] as? String == "pf", let dev = obj["dev"] as? String,
-                  let vids = obj["vids"] as? [[Int]] else { continue }
-            programmed[dev] = Set(vids.compactMap { $0.first }.filter { $0 != 0 }.map { UInt16($0) })
-        }
+    /// The VIDs (non-zero) the PF has programmed for the VF, from its `pf` events. Throws
+    /// when the trace cannot tell (unreadable, not a PF trace, another device's).
+    public func programmed(_ vf: VF) throws -> Set<UInt16> {
+        try follower.programmed([vf.pci, "vf\(vf.index)"])
     }
 
     // MARK: waiting
 
     /// Polls `condition` every 20 ms until it holds or `seconds` pass.
-    public func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    public func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
         let end = Date().addingTimeInterval(seconds)
         while true {
-            if condition() { return true }
+            if try condition() { return true }
             if Date() >= end { return false }
             usleep(20_000)
         }

@@ -135,28 +135,32 @@ public struct QEMURunner: Sendable {
         let initrdPath = runDirectory + "/initrd.cpio"
         try initrd.write(to: URL(fileURLWithPath: initrdPath))
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: qemu)
-        process.arguments = Self.arguments(kernel: request.kernel, initrd: initrdPath, runDirectory: runDirectory,
+        // The console pipe: the read end stays here (close-on-exec), qemu gets the write end.
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            throw VMError.environment("cannot create a pipe for qemu's console: \(String(cString: strerror(errno)))")
+        }
+        for f in fds { _ = fcntl(f, F_SETFD, FD_CLOEXEC) }
+        let qemuArguments = Self.arguments(kernel: request.kernel, initrd: initrdPath, runDirectory: runDirectory,
                                            modules: request.preloadModules, writable: writable,
                                            kernelArguments: request.kernelArguments,
                                            memoryMB: request.memoryMB,
                                            cpus: request.cpus)
-        process.standardInput = FileHandle.nullDevice
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
         let start = Date()
+        let process: GuardedChild
         do {
-            try process.run()
+            process = try GuardedChild(executable: qemu, arguments: qemuArguments, output: fds[1])
         } catch {
-            throw VMError.environment("cannot start \(qemu): \(error.localizedDescription): " +
+            close(fds[0]); close(fds[1])
+            throw VMError.environment("cannot start \(qemu): \(error): " +
                                       "apt-get install -y --no-install-recommends qemu-system-x86")
         }
+        close(fds[1])
         progress.stage("booting", message: "booting \(request.kernel.release) with qemu -accel tcg " +
                        "(\(request.cpus) vCPU, \(request.memoryMB) MB, ~7 s to the command)")
 
-        let fd = pipe.fileHandleForReading.fileDescriptor
+        let fd = fds[0]
+        defer { close(fd) }
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         var console = ConsoleLog()
         var stdout = OutputFollower(path: runDirectory + "/stdout", sink: request.onStdout)
@@ -189,6 +193,8 @@ public struct QEMURunner: Sendable {
             stdout.pump()
             stderr.pump()
             if !process.isRunning {
+                // Killed by our own SIGINT/SIGTERM handler: it reports and exits, not us.
+                Interruption.parkIfInterrupted()
                 // qemu is gone; whatever is still in the pipe arrives within a moment.
                 let drainUntil = Date().addingTimeInterval(1)
                 while consoleOpen && Date() < drainUntil {
@@ -201,15 +207,14 @@ public struct QEMURunner: Sendable {
             if !timedOut && Date() >= deadline {
                 timedOut = true
                 progress.note("hard timeout of \(VMError.format(request.timeout)) s reached; stopping qemu")
-                process.terminate()
+                process.send(SIGTERM)
                 killDeadline = Date().addingTimeInterval(3)
             } else if let kd = killDeadline, Date() >= kd {
-                kill(process.processIdentifier, SIGKILL)
+                process.send(SIGKILL)
                 killDeadline = nil
             }
         }
         process.waitUntilExit()
-        try? pipe.fileHandleForReading.close()
         let elapsed = Date().timeIntervalSince(start)
         console.finish(at: elapsed)
         stdout.pump()
@@ -232,9 +237,8 @@ public struct QEMURunner: Sendable {
             if let crash = console.crashLine {
                 throw VMError.guestCrashed(reason: crash, consoleTail: console.tail())
             }
-            let how = process.terminationReason == .uncaughtSignal
-                ? "killed by signal \(process.terminationStatus)" : "exited with status \(process.terminationStatus)"
-            if console.lines.isEmpty || (process.terminationStatus != 0 && console.commandStart == nil
+            let how = process.terminatingSignal.map { "killed by signal \($0)" } ?? "exited with status \(process.exitStatus)"
+            if console.lines.isEmpty || (process.exitStatus != 0 && console.commandStart == nil
                                          && !console.lines.contains { $0.text.contains("vm-init[") }) {
                 // qemu itself refused to start (bad option, missing firmware, unreadable kernel).
                 throw VMError.environment("qemu-system-x86_64 \(how) before the guest started:\n\(console.tail())")

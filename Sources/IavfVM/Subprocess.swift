@@ -37,7 +37,11 @@ struct Subprocess {
         } catch {
             throw VMError.environment("cannot run \(executable): \(error.localizedDescription)")
         }
+        // make, apt, dpkg-deb: killed too when iavf-check is interrupted.
+        Interruption.adopt(process.processIdentifier, group: false)
         process.waitUntilExit()
+        Interruption.release(process.processIdentifier)
+        Interruption.parkIfInterrupted()
         try? outHandle.close()
         try? errHandle.close()
         let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""

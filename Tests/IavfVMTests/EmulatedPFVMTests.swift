@@ -127,13 +127,8 @@ struct EmulatedPFVMTests {
         options.insmodFiles = [module.path]
         options.writableDirectories = [shared.path]
         options.environment = [("SHARED", shared.path), ("IAVF_CHECK", try iavfCheckBinary())]
-        let outcome: VirtualMachine.Outcome
-        do {
-            outcome = try VirtualMachine(progress: progress).run(options)
-        } catch {
-            Issue.record("VM run failed: \(error)")
-            return
-        }
+        // A failed boot is an error of the test (thrown), never an early return.
+        let outcome = try VirtualMachine(progress: progress).run(options)
         let out = outcome.result.stdoutText
         let facts = Set(out.split(separator: "\n").map(String.init))
         let pfLog = (try? String(contentsOfFile: shared.file("pf.log"), encoding: .utf8)) ?? ""

@@ -77,13 +77,8 @@ struct RealVMTests {
         options.writableDirectories = [shared.path]
         options.environment = [("SHARED_DIR", shared.path), ("IAVF_CHECK", try iavfCheckBinary())]
         let progress = VMProgress(enabled: true)
-        let outcome: VirtualMachine.Outcome
-        do {
-            outcome = try VirtualMachine(progress: progress).run(options)
-        } catch {
-            Issue.record("VM run failed: \(error)")
-            return
-        }
+        // A failed boot is an error of the test (thrown), never an early return.
+        let outcome = try VirtualMachine(progress: progress).run(options)
         let result = outcome.result
         let out = result.stdoutText
         let facts = Set(out.split(separator: "\n").map(String.init))

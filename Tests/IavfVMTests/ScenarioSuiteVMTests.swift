@@ -96,7 +96,7 @@ struct ScenarioSuiteVMTests {
         #expect(r.status == 1, "a violation on unpatched: exit 1\n\(r.stderr.suffix(2000))")
         let reports = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
         #expect(reports.map { $0["kernel"] as? String } == ["unpatched", "patched"])
-        guard reports.count == 2 else { return }
+        try #require(reports.count == 2, "one report per kernel")
         let u = reports[0], p = reports[1]
         #expect(u["verdict"] as? String == "fail")
         #expect(u["target"] as? String == "untracked-hw-filter(R4)")

@@ -1,0 +1,156 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Whether the driver is quiet, as the probes see it: how many `settled` events the recorder
+/// wrote (outside a reset), when the last probe record came, whether a reset is in flight,
+/// whether the last snapshot's filter list was empty. The one notion of "quiet" that `stress`
+/// (between attempts, in-process) and the suite's `expect` (in the command `watch` runs,
+/// through `watch --quiet-file`) share.
+public struct DriverQuiet: Sendable, Equatable {
+    public var settled = 0
+    public var lastActivityNs: UInt64 = 0
+    public var resetOpen = false
+    public var listEmpty: Bool?
+
+    public init() {}
+
+    /// Any probe record is driver activity.
+    public mutating func noteActivity(nowNs: UInt64) { lastActivityNs = max(lastActivityNs, nowNs) }
+    /// A `settled` inside a reset says nothing about after it.
+    public mutating func noteSettled() { if !resetOpen { settled += 1 } }
+    public mutating func noteReset(entering: Bool) { resetOpen = entering }
+    public mutating func noteSnapshot(empty: Bool) { listEmpty = empty }
+
+    /// Quiet since `start` (this state as it was when waiting began, at `startNs`): a
+    /// `settled` came after it, or no probe record at all for `idleNs` after it (an idle
+    /// driver gives no `settled`); and no reset in flight.
+    public func isQuiet(since start: DriverQuiet, startNs: UInt64, nowNs: UInt64, idleNs: UInt64) -> Bool {
+        guard !resetOpen else { return false }
+        return settled > start.settled || nowNs >= max(lastActivityNs, startNs) &+ idleNs
+    }
+
+    /// The line `watch --quiet-file` keeps: "settled=3 last=123456 reset=0 empty=1".
+    public var line: String {
+        "settled=\(settled) last=\(lastActivityNs) reset=\(resetOpen ? 1 : 0) empty=\(listEmpty.map { $0 ? "1" : "0" } ?? "-")\n"
+    }
+
+    public init?(line: String) {
+        var fields: [String: String] = [:]
+        for word in line.split(whereSeparator: { $0 == " " || $0 == "\n" }) {
+            let kv = word.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        guard let s = fields["settled"].flatMap(Int.init), let l = fields["last"].flatMap(UInt64.init),
+              let r = fields["reset"], let e = fields["empty"] else { return nil }
+        settled = s
+        lastActivityNs = l
+        resetOpen = r == "1"
+        listEmpty = e == "-" ? nil : e == "1"
+    }
+
+    /// The state `watch --quiet-file PATH` last wrote for `device` (a trace `dev`: the PCI
+    /// address; after an unbind/bind the recorder calls the new adapter "ADDR#2", and the
+    /// latest instance is the one that counts), or nil when there is none. Another VF's
+    /// `settled` says nothing about this one.
+    public static func read(path: String, device: String) -> DriverQuiet? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        var best: (instance: Int, state: DriverQuiet)?
+        for line in text.split(separator: "\n") {
+            guard let space = line.firstIndex(of: " "), line.hasPrefix("dev=") else { continue }
+            let dev = String(line[line.index(line.startIndex, offsetBy: 4)..<space])
+            let instance: Int
+            if dev == device { instance = 1 }
+            else if dev.hasPrefix(device + "#"), let n = Int(dev.dropFirst(device.count + 1)) { instance = n }
+            else { continue }
+            if let q = DriverQuiet(line: String(line[space...])), instance > (best?.instance ?? 0) { best = (instance, q) }
+        }
+        return best?.state
+    }
+
+    /// Writes every device's state, one line each, replacing the file in one step (rename)
+    /// so a reader never sees half of it.
+    public static func write(_ devices: [String: DriverQuiet], path: String) {
+        let text = devices.keys.sorted().map { "dev=\($0) " + devices[$0]!.line }.joined()
+        let tmp = path + ".tmp"
+        if FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8)) { rename(tmp, path) }
+    }
+}
+
+/// `expect`'s wait, without a testbed: polls `observe` until it gives `want`, then waits
+/// until the driver is quiet and looks again. A case must not pass on a match that a late
+/// message undoes (race R3: a DEL that goes out after a fast down/up); such a change sends it
+/// back to waiting.
+public struct SettledWait {
+    public enum Outcome<T: Equatable>: Equatable {
+        /// `want` held after the driver was quiet.
+        case matched
+        /// `want` did not hold at the deadline; the last observation.
+        case mismatch(T)
+        /// `want` held, but the driver never went quiet to confirm it.
+        case notQuiet(T)
+    }
+
+    /// Source of the driver's state (nil: nothing known yet).
+    public var quiet: () -> DriverQuiet?
+    public var now: () -> UInt64
+    public var sleep: (Double) -> Void
+    public var poll: Double = 0.02
+    /// No probe record for this long also counts as quiet (as between stress attempts).
+    public var idleNs: UInt64 = 1_000_000_000
+    /// Time allowed for the quiet check after a match, even past the deadline.
+    public var quietBudget: Double = 5
+
+    public init(quiet: @escaping () -> DriverQuiet?, now: @escaping () -> UInt64, sleep: @escaping (Double) -> Void) {
+        self.quiet = quiet
+        self.now = now
+        self.sleep = sleep
+    }
+
+    public func wait<T: Equatable>(for want: T, within seconds: Double, observe: () throws -> T) rethrows -> Outcome<T> {
+        let deadline = now() &+ UInt64(seconds * 1e9)
+        var last = try observe()
+        while true {
+            if last == want {
+                let start = quiet()
+                let startNs = now()
+                let quietDeadline = max(deadline, startNs &+ UInt64(quietBudget * 1e9))
+                var isQuiet = false
+                while true {
+                    if let start, let q = quiet(), q.isQuiet(since: start, startNs: startNs, nowNs: now(), idleNs: idleNs) {
+                        isQuiet = true
+                        break
+                    }
+                    if now() >= quietDeadline { break }
+                    sleep(poll)
+                }
+                last = try observe()
+                if isQuiet && last == want { return .matched }
+                if !isQuiet { return last == want ? .notQuiet(last) : .mismatch(last) }
+                // Quiet, but something changed after the match: wait for `want` again.
+            }
+            if now() >= deadline { return .mismatch(last) }
+            sleep(poll)
+            last = try observe()
+        }
+    }
+}
+
+extension SettledWait {
+    /// Against the state `watch --quiet-file PATH` keeps for `device` (asked each time: a
+    /// rebind changes nothing but the instance), on the monotonic clock the probes use.
+    public static func following(quietFile path: String, device: @escaping () -> String) -> SettledWait {
+        SettledWait(quiet: { DriverQuiet.read(path: path, device: device()) }, now: { DriverQuiet.monotonicNs() },
+                    sleep: { usleep(UInt32($0 * 1e6)) })
+    }
+}
+
+extension DriverQuiet {
+    /// CLOCK_MONOTONIC, the clock of the probes' timestamps and of `watch`'s ticks.
+    public static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+}

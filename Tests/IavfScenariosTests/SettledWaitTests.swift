@@ -1,0 +1,119 @@
+import Foundation
+import IavfScenarios
+import Testing
+
+/// A fake clock and driver: each poll's sleep moves time; the PF's set and the driver's quiet
+/// state follow scripts over time.
+final class FakeDriver: @unchecked Sendable {
+    var nowNs: UInt64 = 1_000_000_000
+    var quiet = DriverQuiet()
+    /// (from ms, set) steps of what the PF has programmed.
+    var programmed: [(UInt64, Set<UInt16>)] = []
+    /// ms at which the recorder writes a `settled`.
+    var settledAt: [UInt64] = []
+    /// ms at which there is probe activity.
+    var activityAt: [UInt64] = []
+    var observations = 0
+    let t0: UInt64 = 1_000_000_000
+
+    var ms: UInt64 { (nowNs - t0) / 1_000_000 }
+
+    func advance(_ seconds: Double) {
+        let from = ms
+        nowNs += UInt64(seconds * 1e9)
+        for a in activityAt where a > from && a <= ms { quiet.noteActivity(nowNs: t0 + a * 1_000_000) }
+        for s in settledAt where s > from && s <= ms { quiet.noteSettled() }
+    }
+
+    func set() -> Set<UInt16> {
+        observations += 1
+        return programmed.last { $0.0 <= ms }?.1 ?? []
+    }
+
+    var wait: SettledWait {
+        SettledWait(quiet: { self.quiet }, now: { self.nowNs }, sleep: { self.advance($0) })
+    }
+}
+
+@Suite("suite: expect believes a match only once the driver is quiet")
+struct SettledWaitTests {
+    @Test("defect 12: a late DEL after the first matching poll (R3 after a fast down/up) fails the case")
+    func lateDelete() throws {
+        let d = FakeDriver()
+        // The PF has 100 at once; at 200 ms the driver's late DEL removes it; the probes
+        // see VLAN work until 250 ms and the recorder says `settled` at 550 ms.
+        d.programmed = [(0, [100]), (200, [])]
+        d.activityAt = [100, 200, 250]
+        d.settledAt = [550]
+        let outcome = d.wait.wait(for: Set<UInt16>([100]), within: 2) { d.set() }
+        #expect(outcome == .mismatch([]), "matched on the first poll, before the late DEL")
+    }
+
+    @Test("a match that holds once the driver is quiet passes, and waits for the quiet")
+    func holds() {
+        let d = FakeDriver()
+        d.programmed = [(0, []), (120, [100, 101])]
+        d.activityAt = [50, 120]
+        d.settledAt = [420]
+        #expect(d.wait.wait(for: Set<UInt16>([100, 101]), within: 2) { d.set() } == .matched)
+        #expect(d.ms >= 420, "returned at \(d.ms) ms, before the driver was quiet")
+    }
+
+    @Test("a transient mismatch that the driver repairs before it is quiet still passes")
+    func repaired() {
+        let d = FakeDriver()
+        d.programmed = [(0, [100]), (100, []), (300, [100])]
+        d.activityAt = [100, 300]
+        d.settledAt = [600]
+        #expect(d.wait.wait(for: Set<UInt16>([100]), within: 3) { d.set() } == .matched)
+    }
+
+    @Test("an idle driver (no record at all for a second) counts as quiet; a reset in flight does not")
+    func idleAndReset() {
+        let d = FakeDriver()
+        d.programmed = [(0, [100])]
+        #expect(d.wait.wait(for: Set<UInt16>([100]), within: 2) { d.set() } == .matched)
+        #expect(d.ms >= 1000)
+        let r = FakeDriver()
+        r.programmed = [(0, [100])]
+        r.quiet.noteReset(entering: true)
+        var w = r.wait
+        w.quietBudget = 2
+        #expect(w.wait(for: Set<UInt16>([100]), within: 1) { r.set() } == .notQuiet([100]))
+    }
+
+    @Test("no quiet state at all (watch not publishing) is not quiet")
+    func noState() {
+        let d = FakeDriver()
+        d.programmed = [(0, [100])]
+        var w = SettledWait(quiet: { nil }, now: { d.nowNs }, sleep: { d.advance($0) })
+        w.quietBudget = 1
+        #expect(w.wait(for: Set<UInt16>([100]), within: 1) { d.set() } == .notQuiet([100]))
+    }
+
+    @Test("the quiet file keeps each VF apart, round-trips and follows a rebound VF")
+    func quietFile() throws {
+        var q = DriverQuiet()
+        q.noteActivity(nowNs: 123_456)
+        q.noteSettled(); q.noteSettled()
+        q.noteSnapshot(empty: false)
+        #expect(DriverQuiet(line: q.line) == q)
+        q.noteReset(entering: true)
+        q.noteSettled()     // inside a reset: not counted
+        #expect(q.settled == 2)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("quiet-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        var other = DriverQuiet()
+        other.noteSettled(); other.noteSettled(); other.noteSettled()
+        var rebound = DriverQuiet()
+        rebound.noteActivity(nowNs: 999)
+        DriverQuiet.write(["10000:00:00.0": q, "10000:00:01.0": other], path: path)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:00.0") == q)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:01.0") == other, "each VF its own state")
+        #expect(DriverQuiet.read(path: path, device: "10000:00:02.0") == nil)
+        // After an unbind/bind the recorder names the new adapter "ADDR#2": that one counts.
+        DriverQuiet.write(["10000:00:00.0": q, "10000:00:00.0#2": rebound, "10000:00:01.0": other], path: path)
+        #expect(DriverQuiet.read(path: path, device: "10000:00:00.0") == rebound)
+        #expect(DriverQuiet(line: "garbage") == nil)
+    }
+}
