@@ -1,9 +1,15 @@
 import ArgumentParser
 import IavfChecker
 import IavfModel
+import IavfReport
 import IavfTrace
 
 extension ReportFormat: ExpressibleByArgument {}
+
+/// `check`'s formats: the checker's own, and JUnit XML, which IavfReport writes.
+enum CheckFormat: String, CaseIterable, ExpressibleByArgument {
+    case text, json, ktap, junit
+}
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,8 +32,8 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "The trace to check (.jsonl, .jsonl.gz, or - for standard input).")
     var trace: String
 
-    @Option(help: "Output format: text (for people), json (for tools), ktap (for kselftest runners).")
-    var format: ReportFormat = .text
+    @Option(help: "Output format: text (for people), json (for tools), ktap (for kselftest runners), junit (JUnit XML for CI servers).")
+    var format: CheckFormat = .text
 
     @Option(help: "How many of the device's events to show before each finding.")
     var context: Int = 6
@@ -48,7 +54,11 @@ struct CheckCommand: ParsableCommand {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)
         }
-        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: trace))
+        if let f = ReportFormat(rawValue: format.rawValue) {
+            FileHandleOutput.stdout(ReportRenderer.render(report, format: f, traceName: trace))
+        } else {
+            FileHandleOutput.stdout(JUnit.render([JUnit.suite(for: report, traceName: trace)]))
+        }
         throw ExitCode(report.verdict.exitCode)
     }
 }

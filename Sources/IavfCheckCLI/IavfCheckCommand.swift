@@ -23,7 +23,7 @@ public struct IavfCheckCommand: ParsableCommand {
         trace ends inside a call).
         """,
         subcommands: [
-            CheckCommand.self,
+            CheckCommand.self, ExportCommand.self, ReportCommand.self,
             ModelCommand.self,
             ExplainCommand.self,
             BenchCommand.self,
