@@ -10,7 +10,7 @@ import IavfTrace
 /// `table#summary tr.trace-row[data-trace][data-verdict]`, `table#cases tr.case-row[data-case]`
 /// with `td.case-result[data-trace][data-result]`, `article.finding[data-rule][data-vid][data-seq]`,
 /// and in each timeline `g.finding-marker[data-rule][data-vid][data-seq]`, `rect.state[data-state][data-vid]`,
-/// `g.msg-send[data-op]`, `g.msg-reply[data-op][data-retval]`, `rect.band-down`, `rect.band-reset`.
+/// `g.msg-send[data-op]` (`.msg-vlan` for VLAN messages), `g.msg-reply[data-op][data-retval]`, `rect.band-down`, `rect.band-reset`.
 public enum HTMLReport {
     public struct Options: Sendable {
         /// Timelines drawn per trace; later findings are listed without one (keeps big reports small).
@@ -26,7 +26,7 @@ public enum HTMLReport {
     }
 
     public static func render(_ traces: [AnalyzedTrace], names: [String]? = nil, options: Options = .init()) -> String {
-        let names = names ?? traces.map { base($0.path) }
+        let names = names ?? displayNames(traces.map(\.path))
         var h = """
         <!DOCTYPE html>
         <html lang="en"><head><meta charset="utf-8">
@@ -163,6 +163,16 @@ public enum HTMLReport {
 
     static func base(_ path: String) -> String { path.split(separator: "/").last.map(String.init) ?? path }
 
+    /// File names, or the last two path parts when file names repeat (suite-1/trace-patched.jsonl,
+    /// suite-2/trace-patched.jsonl), or the whole paths when those repeat too.
+    public static func displayNames(_ paths: [String]) -> [String] {
+        for parts in [1, 2] {
+            let names = paths.map { $0.split(separator: "/").suffix(parts).joined(separator: "/") }
+            if Set(names).count == names.count { return names }
+        }
+        return paths
+    }
+
     /// Escapes text and attribute values (the same rules serve both).
     public static func esc(_ s: String) -> String {
         var o = ""
@@ -228,7 +238,7 @@ enum TimelineSVG {
     /// Arrow heads, defined once per document (ids must be unique) and used by every timeline.
     static var defs: String {
         var s = "<svg width=\"0\" height=\"0\" style=\"position:absolute\" aria-hidden=\"true\"><defs>"
-        for (id, c) in [("arr-send", "#1f5fbf"), ("arr-ok", "#2a8a3e"), ("arr-err", "#c0392b")] {
+        for (id, c) in [("arr-send", "#1f5fbf"), ("arr-other", "#9aa7b8"), ("arr-ok", "#2a8a3e"), ("arr-err", "#c0392b")] {
             s += "<marker id=\"\(id)\" viewBox=\"0 0 6 6\" refX=\"5\" refY=\"3\" markerWidth=\"6\" markerHeight=\"6\" orient=\"auto\"><path d=\"M0,0L6,3L0,6z\" fill=\"\(c)\"/></marker>"
         }
         return s + "</defs></svg>\n"
@@ -307,9 +317,11 @@ enum TimelineSVG {
         for m in d.messages where m.sendSeq >= loSeq && m.sendSeq <= hiSeq {
             let xx = x(d.index(ofSeq: m.sendSeq))
             let text = m.vids.isEmpty ? m.op : "\(m.op) [\(EventText.keys(m.vids))]"
-            s += "<g class=\"msg-send\" data-op=\"\(esc(m.op))\" data-seq=\"\(m.sendSeq)\"><title>seq \(m.sendSeq) send \(esc(text))</title>"
-            s += "<line x1=\(f1(xx)) x2=\(f1(xx)) y1=\(f1(vfY + 4)) y2=\(f1(pfY + laneH / 2)) stroke=\"#1f5fbf\" stroke-width=\"1.6\" marker-end=\"url(#arr-send)\"/>"
-            if label { s += "<text x=\(f1(xx + 3)) y=\(f1(vfY + 9)) font-size=\"9\" fill=\"#1f5fbf\">\(esc(short(m.op)))</text>" }
+            // VLAN messages stand out; the others (queues, MAC, stats) are context.
+            let (c, arrow) = m.isVlan ? ("#1f5fbf", "arr-send") : ("#9aa7b8", "arr-other")
+            s += "<g class=\"msg-send\(m.isVlan ? " msg-vlan" : "")\" data-op=\"\(esc(m.op))\" data-seq=\"\(m.sendSeq)\"><title>seq \(m.sendSeq) send \(esc(text))</title>"
+            s += "<line x1=\(f1(xx)) x2=\(f1(xx)) y1=\(f1(vfY + 4)) y2=\(f1(pfY + laneH / 2)) stroke=\"\(c)\" stroke-width=\"1.6\" marker-end=\"url(#\(arrow))\"/>"
+            if label { s += "<text x=\(f1(xx + 3)) y=\(f1(vfY + 9)) font-size=\"9\" fill=\"\(c)\">\(esc(short(m.op)))</text>" }
             s += "</g>\n"
         }
         for r in d.replies where r.seq >= loSeq && r.seq <= hiSeq {

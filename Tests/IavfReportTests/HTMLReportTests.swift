@@ -90,7 +90,7 @@ struct HTMLReportTests {
         #expect(dom.contains("class=\"state state-ACTIVE\" data-state=\"ACTIVE\" data-vid=\"107\""))
         #expect(dom.contains("class=\"state state-DISABLE\" data-state=\"DISABLE\" data-vid=\"107\""))
         #expect(dom.contains("<rect class=\"band-down\""))
-        #expect(dom.contains("<g class=\"msg-send\" data-op=\"ADD_VLAN_V2\""))
+        #expect(dom.contains("<g class=\"msg-send msg-vlan\" data-op=\"ADD_VLAN_V2\""))
     }
 
     @Test("report DIR reads the directory's traces and skips the PF's logs; a bad trace exits 2")
@@ -113,4 +113,12 @@ struct HTMLReportTests {
         #expect(bad == 2)
         #expect(berr.contains("pf-patched.jsonl:1"))
     }
+}
+
+@Test("traces with the same file name are told apart by their directory")
+func displayNames() {
+    #expect(HTMLReport.displayNames(["a/x.jsonl", "b/y.jsonl"]) == ["x.jsonl", "y.jsonl"])
+    #expect(HTMLReport.displayNames(["r/suite-1/trace-patched.jsonl", "r/suite-2/trace-patched.jsonl"])
+            == ["suite-1/trace-patched.jsonl", "suite-2/trace-patched.jsonl"])
+    #expect(HTMLReport.displayNames(["x.jsonl", "x.jsonl"]) == ["x.jsonl", "x.jsonl"])
 }
