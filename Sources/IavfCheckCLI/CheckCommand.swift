@@ -23,6 +23,9 @@ struct CheckCommand: ParsableCommand {
         Rules: \(Rule.allCases.map(\.rawValue).joined(separator: ", ")). \
         `iavf-check explain RULE` says what each one means.
 
+        --format junit writes JUnit XML for CI servers: a test case per case of the trace \
+        (or per rule), a failure with the findings, skipped when inconclusive (docs/report.md).
+
         Exit codes: 0 pass (no violation; warnings and notes are listed), 1 fail, \
         2 bad input (the message names file, line and field), 4 inconclusive (events lost, or \
         the trace ends inside a call; the kselftest skip code).

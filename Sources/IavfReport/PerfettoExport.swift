@@ -48,6 +48,8 @@ public enum PerfettoExport {
         }
     }
     public static let firstVlanTid = 100
+    /// A device's tids are `pid * tidsPerDevice + n` (a VF lists at most 8192 VLANs).
+    public static let tidsPerDevice = 100_000
 
     public static func events(_ t: AnalyzedTrace) -> [ChromeTraceEvent] {
         events(timeline: t.timeline, findings: t.report.findings, traceName: t.path)
@@ -62,18 +64,20 @@ public enum PerfettoExport {
 
         for (di, d) in timeline.devices.enumerated() {
             let pid = di + 1
-            meta.append(.init(name: "process_name", ph: "M", pid: pid, args: ["name": "dev \(d.name)"]))
-            meta.append(.init(name: "process_sort_index", ph: "M", pid: pid, args: ["sort_index": String(pid)]))
+            // Thread ids unique across processes: viewers key threads by tid as Linux does.
+            func t(_ tr: Track) -> Int { pid * tidsPerDevice + tr.rawValue }
+            meta.append(.init(name: "process_name", ph: "M", ts: 0, pid: pid, args: ["name": "dev \(d.name)"]))
+            meta.append(.init(name: "process_sort_index", ph: "M", ts: 0, pid: pid, args: ["sort_index": String(pid)]))
             for tr in Track.allCases {
-                meta.append(.init(name: "thread_name", ph: "M", pid: pid, tid: tr.rawValue, args: ["name": tr.title]))
-                meta.append(.init(name: "thread_sort_index", ph: "M", pid: pid, tid: tr.rawValue, args: ["sort_index": String(tr.rawValue)]))
+                meta.append(.init(name: "thread_name", ph: "M", ts: 0, pid: pid, tid: t(tr), args: ["name": tr.title]))
+                meta.append(.init(name: "thread_sort_index", ph: "M", ts: 0, pid: pid, tid: t(tr), args: ["sort_index": String(tr.rawValue)]))
             }
             var vlanTid: [VlanKey: Int] = [:]
             for (vi, k) in d.vlans.enumerated() {
-                let tid = firstVlanTid + vi
+                let tid = pid * tidsPerDevice + firstVlanTid + vi
                 vlanTid[k] = tid
-                meta.append(.init(name: "thread_name", ph: "M", pid: pid, tid: tid, args: ["name": "VLAN \(k)"]))
-                meta.append(.init(name: "thread_sort_index", ph: "M", pid: pid, tid: tid, args: ["sort_index": String(tid)]))
+                meta.append(.init(name: "thread_name", ph: "M", ts: 0, pid: pid, tid: tid, args: ["name": "VLAN \(k)"]))
+                meta.append(.init(name: "thread_sort_index", ph: "M", ts: 0, pid: pid, tid: tid, args: ["sort_index": String(firstVlanTid + vi)]))
             }
 
             // VLAN states: one state at a time per track, so B/E pairs never interleave.
@@ -95,19 +99,19 @@ public enum PerfettoExport {
                 let end = m.replyNs ?? m.sendNs
                 let name = m.vids.isEmpty ? m.op : "\(m.op) [\(EventText.keys(m.vids))]"
                 vf.append(.init(name: name, cat: m.isVlan ? "virtchnl,vlan" : "virtchnl", ph: "X", ts: us(m.sendNs),
-                                dur: max(dus(m.sendNs, end), 0.001), pid: pid, tid: Track.vf.rawValue, args: args))
+                                dur: max(dus(m.sendNs, end), 0.001), pid: pid, tid: t(.vf), args: args))
                 if m.replyNs != nil {
-                    out.append(.init(name: m.op, cat: "virtchnl", ph: "s", ts: us(m.sendNs), pid: pid, tid: Track.vf.rawValue, id: m.id))
+                    out.append(.init(name: m.op, cat: "virtchnl", ph: "s", ts: us(m.sendNs), pid: pid, tid: t(.vf), id: m.id))
                 }
             }
             out += nested(vf)
             var pf: [ChromeTraceEvent] = []
             for r in d.replies {
                 pf.append(.init(name: "\(r.op) retval \(r.retval)", cat: r.retval == 0 ? "virtchnl" : "virtchnl,error", ph: "X",
-                                ts: us(r.tNs), dur: 0.001, pid: pid, tid: Track.pf.rawValue,
+                                ts: us(r.tNs), dur: 0.001, pid: pid, tid: t(.pf),
                                 args: ["seq": String(r.seq), "retval": String(r.retval)]))
                 if let id = r.messageID {
-                    out.append(.init(name: r.op, cat: "virtchnl", ph: "f", ts: us(r.tNs), pid: pid, tid: Track.pf.rawValue, id: id, bp: "e"))
+                    out.append(.init(name: r.op, cat: "virtchnl", ph: "f", ts: us(r.tNs), pid: pid, tid: t(.pf), id: id, bp: "e"))
                 }
             }
             out += nested(pf)
@@ -117,7 +121,7 @@ public enum PerfettoExport {
                     var args = ["from_seq": String(sp.startSeq)]
                     args[sp.openEnded ? "open_at_trace_end" : "to_seq"] = sp.openEnded ? "true" : String(sp.endSeq)
                     return .init(name: sp.name, cat: cat, ph: "X", ts: us(sp.startNs), dur: max(dus(sp.startNs, sp.endNs), 0.001),
-                                 pid: pid, tid: tr.rawValue, args: args)
+                                 pid: pid, tid: t(tr), args: args)
                 })
             }
             spans(d.downs, .link, "link")
@@ -126,7 +130,7 @@ public enum PerfettoExport {
 
             for i in d.instants {
                 // A loss concerns the whole device: a process-wide line.
-                out.append(.init(name: i.text, cat: i.kind, ph: "i", ts: us(i.tNs), pid: pid, tid: Track.checker.rawValue,
+                out.append(.init(name: i.text, cat: i.kind, ph: "i", ts: us(i.tNs), pid: pid, tid: t(.checker),
                                  s: i.kind == "lost" ? "p" : "t", args: ["seq": String(i.seq)]))
             }
 
@@ -137,7 +141,7 @@ public enum PerfettoExport {
                 if let k = f.key { args["vid"] = String(k.vid); args["tpid"] = String(k.tpid) }
                 if let c = f.cause { args["cause"] = c.title }
                 if let o = f.originSeq { args["origin_seq"] = String(o) }
-                let tid = f.key.flatMap { vlanTid[$0] } ?? Track.checker.rawValue
+                let tid = f.key.flatMap { vlanTid[$0] } ?? t(.checker)
                 out.append(.init(name: "\(f.severity.rawValue) \(f.rule.rawValue)" + (f.key.map { " VLAN \($0)" } ?? ""),
                                  cat: "finding", ph: "i", ts: us(ns), pid: pid, tid: tid, s: "t", args: args))
             }
