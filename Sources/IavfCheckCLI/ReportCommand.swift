@@ -48,7 +48,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         var paths: [String] = []
         for p in traces { paths += try Self.expand(p) }
-        let analyzed = try paths.map { try Self.load($0) }
+        let analyzed = try paths.map { try Self.load($0, pfLog: Self.pfLog(for: $0)) }
         var options = HTMLReport.Options()
         options.maxTimelines = maxTimelines
         options.title = title
@@ -71,10 +71,19 @@ struct ReportCommand: ParsableCommand {
         return found.map { (path.hasSuffix("/") ? path : path + "/") + $0 }
     }
 
+    /// `suite run` writes the emulated PF's log pf-K.jsonl beside trace-K.jsonl.
+    static func pfLog(for trace: String) -> String? {
+        let url = URL(fileURLWithPath: trace)
+        let name = url.lastPathComponent
+        guard name.hasPrefix("trace-") else { return nil }
+        let pf = url.deletingLastPathComponent().appendingPathComponent("pf-" + name.dropFirst("trace-".count)).path
+        return FileManager.default.fileExists(atPath: pf) ? pf : nil
+    }
+
     /// Reads and checks a trace; bad input exits 2 with file, line and field, as `check` does.
-    static func load(_ path: String) throws -> AnalyzedTrace {
+    static func load(_ path: String, pfLog: String? = nil) throws -> AnalyzedTrace {
         do {
-            return try AnalyzedTrace.load(path: path, warn: { FileHandleOutput.stderr($0 + "\n") })
+            return try AnalyzedTrace.load(path: path, pfLog: pfLog, warn: { FileHandleOutput.stderr($0 + "\n") })
         } catch let e as TraceReadError {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)

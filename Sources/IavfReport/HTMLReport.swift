@@ -110,6 +110,7 @@ public enum HTMLReport {
         for s in FilterState.allCases { h += "<span class=\"swatch\" style=\"background:\(color(s))\"></span>\(s.rawValue) " }
         h += "&nbsp; <span class=\"swatch\" style=\"background:#888;opacity:.35\"></span>down"
         h += " <span class=\"swatch\" style=\"background:#e8a33d;opacity:.35\"></span>reset"
+        h += " <span class=\"swatch\" style=\"background:#333;height:3px\"></span>PF has it programmed (emulated PF)"
         h += " &nbsp; <span style=\"color:#1f5fbf\">&#8595;</span> VF sends &nbsp; <span style=\"color:#2a8a3e\">&#8593;</span> PF replies (red: error)"
         h += " &nbsp; <span style=\"color:#c0392b\">&#9670;</span> finding &nbsp; <span style=\"color:#8e44ad\">&#9650;</span> where its cause began</div>\n"
         return h
@@ -123,6 +124,7 @@ public enum HTMLReport {
         h += "<h2>\(esc(name)) <span class=\"verdict verdict-\(r.verdict.rawValue)\">\(r.verdict.rawValue.uppercased())</span></h2>\n"
         h += "<p class=\"header\">\(esc(ReportRenderer.headerLine(r.header))); \(r.events) events; devices \(esc(r.devices.joined(separator: ", ")))"
         h += "; \(r.count(.violation)) violations, \(r.count(.warning)) warnings, \(r.count(.note)) notes</p>\n"
+        if let pf = t.pfLog { h += "<p class=\"pflog\">The PF's programmed VLANs (dark strips) from \(esc(base(pf))).</p>\n" }
         for reason in r.inconclusiveReasons { h += "<p class=\"inconclusive\">inconclusive: \(esc(reason))</p>\n" }
         if r.findings.isEmpty { h += "<p class=\"none\">No findings.</p>\n" }
         // Violations first, then by position, as `check` prints them.
@@ -266,7 +268,10 @@ enum TimelineSVG {
         }
 
         // Lanes: VF, PF, then the VLANs the window's snapshots show (and the finding's).
-        var keys = Set(d.states.filter { $0.startSeq <= hiSeq && $0.endSeq >= loSeq }.map(\.key))
+        let loNs = d.events[lo].tNs, hiNs = d.events[hi].tNs
+        let pf = d.pfProgrammed.filter { $0.startNs <= hiNs && $0.endNs >= loNs }
+        // A VLAN only the PF still has (untracked-hw-filter) gets a lane too.
+        var keys = Set(d.states.filter { $0.startSeq <= hiSeq && $0.endSeq >= loSeq }.map(\.key)).union(pf.map(\.key))
         if let k = f.key { keys.insert(k) }
         let vlans = keys.sorted()
         let vfY = top, pfY = top + laneH * 1.6
@@ -310,6 +315,22 @@ enum TimelineSVG {
             s += "<rect class=\"state state-\(st.state.rawValue)\" data-state=\"\(st.state.rawValue)\" data-vid=\"\(st.key.vid)\" x=\(f1(a)) y=\(f1(y + 3)) width=\(f1(w)) height=\(f1(laneH - 6)) rx=\"2\" fill=\"\(HTMLReport.color(st.state))\">"
             s += "<title>VLAN \(st.key) \(st.state.rawValue) from seq \(st.startSeq)\(st.openEnded ? " to the end" : " to seq \(st.endSeq)")</title></rect>\n"
             if w > 52 { s += "<text x=\(f1(a + 4)) y=\(f1(y + laneH / 2 + 4)) font-size=\"10\" fill=\"#123\" pointer-events=\"none\">\(st.state.rawValue)</text>\n" }
+        }
+
+        // What the PF had programmed: a dark strip along the lane's foot. PF events have no
+        // place in the VF's event order, so an edge falls on the first event at or after it.
+        func xns(_ ns: Int64) -> Double {
+            if ns <= loNs { return left }
+            if ns > hiNs { return width - right }
+            var a = lo, b = hi
+            while a < b { let m = (a + b) / 2; if d.events[m].tNs < ns { a = m + 1 } else { b = m } }
+            return x(a) - step / 2
+        }
+        for p in pf {
+            guard let y = laneY[p.key] else { continue }
+            let a = xns(p.startNs), b = p.openEnded ? width - right : xns(p.endNs)
+            s += "<rect class=\"pf-programmed\" data-vid=\"\(p.key.vid)\" x=\(f1(a)) y=\(f1(y + laneH - 4)) width=\(f1(max(2, b - a))) height=\"3\" fill=\"#333\">"
+            s += "<title>the PF had VLAN \(p.key) programmed</title></rect>\n"
         }
 
         // Messages: the VF's send as an arrow down to the PF lane, the reply as one back up.

@@ -49,6 +49,13 @@ public struct TraceTimeline: Sendable {
         public var openEnded: Bool
     }
 
+    /// A VLAN the PF had programmed, in time only: a PF log's events have their own seq.
+    public struct PFSpan: Sendable, Equatable {
+        public var key: VlanKey
+        public var startNs: Int64, endNs: Int64
+        public var openEnded: Bool
+    }
+
     /// A point event: mark, settled, lost, pf, caps.
     public struct Instant: Sendable, Equatable {
         public var kind: String
@@ -70,6 +77,9 @@ public struct TraceTimeline: Sendable {
         /// ndo and driver calls, enter to exit (add_vid, kill_vid, open, close, down, up_complete).
         public var calls: [Span] = []
         public var instants: [Instant] = []
+        /// When the PF had each VLAN programmed for this VF, from `pf` events (in the trace,
+        /// or the emulated PF's own log merged by `AnalyzedTrace.load(path:pfLog:)`).
+        public var pfProgrammed: [PFSpan] = []
         /// Every VLAN a snapshot listed, sorted.
         public var vlans: [VlanKey] = []
 
@@ -117,6 +127,10 @@ public final class TimelineBuilder {
 
     private let header: TraceHeader
     private var work: [Work] = []
+    /// Per device: what the PF has programmed now, since when; and the closed spans.
+    private var pfOpen: [String: [VlanKey: Int64]] = [:]
+    private var pfSpans: [String: [TraceTimeline.PFSpan]] = [:]
+    private var pfLastNs: [String: Int64] = [:]
     private var index: [String: Int] = [:]
     private var nextMessageID = 1
     private var firstNs: Int64?
@@ -200,10 +214,26 @@ public final class TimelineBuilder {
         case .killVid(let k, let p, _): call("kill_vid \(k)", p, e, &w)
         case .close(let p, _): call("close", p, e, &w)
         case .upComplete(let p): call("up_complete", p, e, &w)
-        case .mark, .settled, .lost, .pf, .caps:
+        case .pf(let vids):
+            feedPF(dev: e.dev, tNs: e.tNs, vids: vids)
+            w.dev.instants.append(.init(kind: e.kind, seq: e.seq, tNs: e.tNs, text: EventText.describe(e)))
+        case .mark, .settled, .lost, .caps:
             w.dev.instants.append(.init(kind: e.kind, seq: e.seq, tNs: e.tNs, text: EventText.describe(e)))
         case .unknown: break
         }
+    }
+
+    /// The PF's programmed set for `dev` at `tNs` (a `pf` event of the trace or of a PF log).
+    public func feedPF(dev: String, tNs: Int64, vids: [VlanKey]) {
+        let now = Set(vids)
+        var open = pfOpen[dev, default: [:]]
+        for (k, since) in open where !now.contains(k) {
+            pfSpans[dev, default: []].append(.init(key: k, startNs: since, endNs: tNs, openEnded: false))
+            open[k] = nil
+        }
+        for k in now where open[k] == nil { open[k] = tNs }
+        pfOpen[dev] = open
+        pfLastNs[dev] = max(pfLastNs[dev] ?? tNs, tNs)
     }
 
     private func call(_ name: String, _ p: TraceEvent.Phase, _ e: TraceEvent, _ w: inout Work) {
@@ -240,6 +270,10 @@ public final class TimelineBuilder {
             }
             w.dev.states.sort { ($0.key, $0.startSeq) < ($1.key, $1.startSeq) }
             w.dev.calls.sort { ($0.startSeq, $1.endSeq) < ($1.startSeq, $0.endSeq) }
+            let end = max(last.tNs, pfLastNs[w.dev.name] ?? last.tNs)
+            w.dev.pfProgrammed = pfSpans[w.dev.name, default: []]
+                + (pfOpen[w.dev.name] ?? [:]).map { .init(key: $0.key, startNs: $0.value, endNs: end, openEnded: true) }
+            w.dev.pfProgrammed.sort { ($0.key, $0.startNs) < ($1.key, $1.startNs) }
             w.dev.vlans = w.vlans.sorted()
             devices.append(w.dev)
         }
@@ -250,12 +284,14 @@ public final class TimelineBuilder {
 /// A trace read once: the checker's report and the timeline, as the exporters need them.
 public struct AnalyzedTrace: Sendable {
     public var path: String
+    /// The PF log merged into the timeline, if any.
+    public var pfLog: String? = nil
     public var report: CheckReport
     public var timeline: TraceTimeline
 
     /// Reads `path` (plain, gzip or "-") and runs the checker and the timeline builder over it.
     /// Bad input throws `TraceReadError`, as `check` does.
-    public static func load(path: String, context: Int = 6, maxFindings: Int = 10_000,
+    public static func load(path: String, pfLog: String? = nil, context: Int = 6, maxFindings: Int = 10_000,
                             warn: (String) -> Void = { _ in }) throws -> AnalyzedTrace {
         let reader = try TraceReader(path: path)
         let checker = Checker(header: reader.header, contextDepth: context, maxStoredFindings: maxFindings)
@@ -267,9 +303,17 @@ public struct AnalyzedTrace: Sendable {
             }
             builder.feed(e)
         }
+        // The emulated PF's log (`suite run` writes pf-K.jsonl beside trace-K.jsonl): same
+        // guest clock, its own seq; only its `pf` events matter here.
+        if let pfLog {
+            let pr = try TraceReader(path: pfLog)
+            while let e = try pr.next() {
+                if case .pf(let vids) = e.body { builder.feedPF(dev: e.dev, tNs: e.tNs, vids: vids) }
+            }
+        }
         for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
             warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")
         }
-        return AnalyzedTrace(path: path, report: checker.finish(), timeline: builder.finish())
+        return AnalyzedTrace(path: path, pfLog: pfLog, report: checker.finish(), timeline: builder.finish())
     }
 }

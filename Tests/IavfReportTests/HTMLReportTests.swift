@@ -93,7 +93,7 @@ struct HTMLReportTests {
         #expect(dom.contains("<g class=\"msg-send msg-vlan\" data-op=\"ADD_VLAN_V2\""))
     }
 
-    @Test("report DIR reads the directory's traces and skips the PF's logs; a bad trace exits 2")
+    @Test("report DIR reads the directory's traces; pf-K.jsonl becomes the PF strip of trace-K; a bad trace exits 2")
     func directory() throws {
         let dir = tempPath("suite-out")
         try? FileManager.default.removeItem(atPath: dir)
@@ -101,17 +101,27 @@ struct HTMLReportTests {
         for (from, to) in [("unpatched-7-of-8.jsonl", "trace-unpatched.jsonl"), ("patched-7-of-8.jsonl", "trace-patched.jsonl")] {
             try FileManager.default.copyItem(atPath: sample(from), toPath: dir + "/" + to)
         }
-        try "not a trace\n".write(toFile: dir + "/pf-patched.jsonl", atomically: true, encoding: .utf8)
+        // The PF programs VLAN 107 between the re-ADD's send (seq 26) and its reply (seq 28).
+        let pfLog = """
+        {"format":"iavf-trace","version":1,"generation":"unknown","source":"emulated"}
+        {"seq":1,"t_ns":1000,"dev":"eth0","ev":"pf","vids":[]}
+        {"seq":2,"t_ns":161150000,"dev":"eth0","ev":"pf","vids":[[107,33024]]}
+
+        """
+        try pfLog.write(toFile: dir + "/pf-unpatched.jsonl", atomically: true, encoding: .utf8)
         let out = tempPath("dir.html")
         let (code, _, err) = try iavfCheck(["report", dir, "-o", out])
         #expect(code == 0, "\(err)")
         let html = try String(contentsOfFile: out, encoding: .utf8)
         #expect(html.contains("data-trace=\"trace-patched.jsonl\""))
         #expect(html.contains("data-trace=\"trace-unpatched.jsonl\""))
-        #expect(!html.contains("pf-patched"))
-        let (bad, _, berr) = try iavfCheck(["report", dir + "/pf-patched.jsonl", "-o", out])
+        #expect(!html.contains("data-trace=\"pf-unpatched.jsonl\""))
+        #expect(html.contains("from pf-unpatched.jsonl"))
+        #expect(html.contains("<rect class=\"pf-programmed\" data-vid=\"107\""))
+        try "not a trace\n".write(toFile: dir + "/pf-unpatched.jsonl", atomically: true, encoding: .utf8)
+        let (bad, _, berr) = try iavfCheck(["report", dir, "-o", out])
         #expect(bad == 2)
-        #expect(berr.contains("pf-patched.jsonl:1"))
+        #expect(berr.contains("pf-unpatched.jsonl:1"))
     }
 }
 
