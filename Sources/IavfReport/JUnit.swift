@@ -21,14 +21,18 @@ public enum JUnit {
         public var text: String?
         /// Seconds.
         public var time: Double?
+        /// Shown beside the result whatever it is (`<system-out>`): warnings and notes of a passed case.
+        public var systemOut: String?
 
-        public init(name: String, className: String, status: Status, message: String? = nil, text: String? = nil, time: Double? = nil) {
+        public init(name: String, className: String, status: Status, message: String? = nil, text: String? = nil,
+                    time: Double? = nil, systemOut: String? = nil) {
             self.name = name
             self.className = className
             self.status = status
             self.message = message
             self.text = text
             self.time = time
+            self.systemOut = systemOut
         }
     }
 
@@ -89,11 +93,16 @@ public enum JUnit {
                 case .skipped: tag = "skipped"
                 case .error: tag = "error"
                 }
-                guard let tag else { x += "/>\n"; continue }
-                x += ">\n      <\(tag)"
-                if let m = c.message { x += " message=\"\(attr(m))\"" }
-                if c.status == .failed || c.status == .error { x += " type=\"\(tag)\"" }
-                if let t = c.text, !t.isEmpty { x += ">\(text(t))</\(tag)>\n" } else { x += "/>\n" }
+                let out = c.systemOut.flatMap { $0.isEmpty ? nil : $0 }
+                if tag == nil && out == nil { x += "/>\n"; continue }
+                x += ">\n"
+                if let tag {
+                    x += "      <\(tag)"
+                    if let m = c.message { x += " message=\"\(attr(m))\"" }
+                    if c.status == .failed || c.status == .error { x += " type=\"\(tag)\"" }
+                    if let t = c.text, !t.isEmpty { x += ">\(text(t))</\(tag)>\n" } else { x += "/>\n" }
+                }
+                if let out { x += "      <system-out>\(text(out))</system-out>\n" }
                 x += "    </testcase>\n"
             }
             x += "  </testsuite>\n"
@@ -165,7 +174,8 @@ extension JUnit {
         let skipReason = "inconclusive: " + r.inconclusiveReasons.joined(separator: "; ")
         let cls = "iavf-check." + (r.header.generation?.rawValue ?? "unknown")
         func details(_ fs: [Finding]) -> String? {
-            fs.isEmpty ? nil : fs.map { ReportRenderer.text($0) }.joined(separator: "\n")
+            // Violations first, as `check` prints them.
+            fs.isEmpty ? nil : fs.sorted { ($0.severity, $0.seq) < ($1.severity, $1.seq) }.map { ReportRenderer.text($0) }.joined(separator: "\n")
         }
         func summary(_ fs: [Finding], violations: Int) -> String {
             let rules = Set(fs.filter { $0.severity == .violation }.map(\.rule.rawValue)).sorted()
@@ -184,7 +194,7 @@ extension JUnit {
                 } else if inconclusive {
                     cases.append(.init(name: c.name, className: cls, status: .skipped, message: skipReason, text: details(fs)))
                 } else {
-                    cases.append(.init(name: c.name, className: cls, status: .passed))
+                    cases.append(.init(name: c.name, className: cls, status: .passed, systemOut: details(fs)))
                 }
             }
             if r.outsideCases.findings > 0 {
@@ -196,7 +206,7 @@ extension JUnit {
                 } else if inconclusive {
                     cases.append(.init(name: name, className: cls, status: .skipped, message: skipReason, text: details(fs)))
                 } else {
-                    cases.append(.init(name: name, className: cls, status: .passed))
+                    cases.append(.init(name: name, className: cls, status: .passed, systemOut: details(fs)))
                 }
             }
         } else {
@@ -207,9 +217,9 @@ extension JUnit {
                     cases.append(.init(name: rule.rawValue, className: cls, status: .failed,
                                        message: "\(n) finding\(n == 1 ? "" : "s"): \(rule.holdsWhen)", text: details(fs)))
                 } else if inconclusive {
-                    cases.append(.init(name: rule.rawValue, className: cls, status: .skipped, message: skipReason))
+                    cases.append(.init(name: rule.rawValue, className: cls, status: .skipped, message: skipReason, text: details(fs)))
                 } else {
-                    cases.append(.init(name: rule.rawValue, className: cls, status: .passed))
+                    cases.append(.init(name: rule.rawValue, className: cls, status: .passed, systemOut: details(fs)))
                 }
             }
         }

@@ -62,6 +62,13 @@ struct JUnitTests {
         let lost = try AnalyzedTrace.load(path: sample("inconclusive-lost.jsonl"))
         let ls = JUnit.suite(for: lost.report, traceName: "l")
         #expect(ls.count(.skipped) > 0 && ls.count(.failed) == 0)
+        // A warning does not fail its case; it shows as the case's output.
+        let churn = try AnalyzedTrace.load(path: sample("down-up-churn-fail.jsonl"))
+        if churn.report.count(.violation) == 0 && churn.report.cases.isEmpty {
+            let c = JUnit.suite(for: churn.report, traceName: "c").cases.first { $0.name == "down-up-churn" }
+            #expect(c?.status == .passed)
+            #expect(c?.systemOut?.contains("down-up-churn") == true)
+        }
         let g = try AnalyzedTrace.load(path: sample("ghost-filter-fail.jsonl"))
         let gs = JUnit.suite(for: g.report, traceName: "g")
         if g.report.cases.isEmpty {
