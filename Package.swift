@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "IavfTrace", dependencies: ["IavfModel", "CZlib"], path: "Sources/IavfTrace"),
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
         .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker"),
+        // Exporters over a checked trace: Perfetto/Chrome trace-event JSON, JUnit XML, the HTML report.
+        .target(name: "IavfReport", dependencies: ["IavfModel", "IavfTrace", "IavfChecker"], path: "Sources/IavfReport"),
         // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
         .target(name: "IavfVM", path: "Sources/IavfVM"),
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
@@ -58,7 +60,7 @@ let package = Package(
         .target(name: "IavfPF", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfPF"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF", "IavfBench",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF", "IavfBench", "IavfReport",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -83,6 +85,8 @@ let package = Package(
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),
         .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios"], path: "Tests/IavfScenariosTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
+        .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],
+                    path: "Tests/IavfReportTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],
     swiftLanguageModes: [.v5]

@@ -13,6 +13,7 @@ libelf-dev
 zlib1g-dev
 linux-libc-dev
 make
+chromium
 linux-headers-6.1.0-47-amd64
 linux-headers-6.1.0-56-amd64
 "

@@ -1,9 +1,15 @@
 import ArgumentParser
 import IavfChecker
 import IavfModel
+import IavfReport
 import IavfTrace
 
 extension ReportFormat: ExpressibleByArgument {}
+
+/// `check`'s formats: the checker's own, and JUnit XML, which IavfReport writes.
+enum CheckFormat: String, CaseIterable, ExpressibleByArgument {
+    case text, json, ktap, junit
+}
 
 struct CheckCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +23,9 @@ struct CheckCommand: ParsableCommand {
         Rules: \(Rule.allCases.map(\.rawValue).joined(separator: ", ")). \
         `iavf-check explain RULE` says what each one means.
 
+        --format junit writes JUnit XML for CI servers: a test case per case of the trace \
+        (or per rule), a failure with the findings, skipped when inconclusive (docs/report.md).
+
         Exit codes: 0 pass (no violation; warnings and notes are listed), 1 fail, \
         2 bad input (the message names file, line and field), 4 inconclusive (events lost, or \
         the trace ends inside a call; the kselftest skip code).
@@ -26,8 +35,8 @@ struct CheckCommand: ParsableCommand {
     @Argument(help: "The trace to check (.jsonl, .jsonl.gz, or - for standard input).")
     var trace: String
 
-    @Option(help: "Output format: text (for people), json (for tools), ktap (for kselftest runners).")
-    var format: ReportFormat = .text
+    @Option(help: "Output format: text (for people), json (for tools), ktap (for kselftest runners), junit (JUnit XML for CI servers).")
+    var format: CheckFormat = .text
 
     @Option(help: "How many of the device's events to show before each finding.")
     var context: Int = 6
@@ -50,7 +59,11 @@ struct CheckCommand: ParsableCommand {
             FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
             throw ExitCode(ExitStatus.badInput)
         }
-        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: trace))
+        if let f = ReportFormat(rawValue: format.rawValue) {
+            FileHandleOutput.stdout(ReportRenderer.render(report, format: f, traceName: trace))
+        } else {
+            FileHandleOutput.stdout(JUnit.render([JUnit.suite(for: report, traceName: trace)]))
+        }
         throw ExitCode(report.verdict.exitCode)
     }
 }
