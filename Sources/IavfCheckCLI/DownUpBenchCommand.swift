@@ -48,6 +48,8 @@ struct DownUpBenchCommand: ParsableCommand {
     @Option(help: "text or json (per kernel and VLAN count: p50_ms, p99_ms, vlan_messages_per_cycle).")
     var format: Format = .text
 
+    @OptionGroup var model: ModelOption
+
     @OptionGroup var pf: PFModuleOption
 
     @Flag(help: "Boot nothing: analyse the traces an earlier run left in --output again.")
@@ -85,6 +87,7 @@ struct DownUpBenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try model.load()   // bad input fails before anything builds or boots
         Interruption.install()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -115,7 +118,7 @@ struct DownUpBenchCommand: ParsableCommand {
         let outcome = try guest.run(job: """
         \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
         echo 1 > /proc/sys/kernel/bpf_stats_enabled
-        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
+        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200\(try model.guestShellArgument()) -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
         """)
         guard outcome.jobExit != nil else {
             throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")

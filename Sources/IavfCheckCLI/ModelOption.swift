@@ -10,6 +10,18 @@ struct ModelOption: ParsableArguments {
         valueName: "FILE"))
     var path: String?
 
+    /// `--model ABSOLUTE-PATH` for an iavf-check run inside a guest (the host's / is the
+    /// guest's root), validated here first so bad input fails before anything boots.
+    func guestArguments() throws -> [String] {
+        guard path != nil, try load() != nil else { return [] }
+        return ["--model", URL(fileURLWithPath: path!).standardizedFileURL.path]
+    }
+
+    /// The same, as one shell word (suite and bench build the guest's command line).
+    func guestShellArgument() throws -> String {
+        try guestArguments().map { " '" + $0.replacingOccurrences(of: "'", with: "") + "'" }.joined()
+    }
+
     /// The table, or nil for the built-in ones. Bad input (exit 2) names the file and line.
     func load() throws -> ModelTable? {
         guard let path else { return nil }

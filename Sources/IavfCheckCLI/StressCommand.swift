@@ -41,6 +41,8 @@ struct StressCommand: ParsableCommand {
 
 /// Options the host command passes through to the guest.
 struct StressOptions: ParsableArguments {
+    @OptionGroup var model: ModelOption
+
     @Option(help: "Seed of the op sequence (default: drawn from the clock and printed).")
     var seed: UInt64?
 
@@ -89,6 +91,8 @@ struct StressOptions: ParsableArguments {
         if let target { a += ["--target", target] }
         if let without { a += ["--without", without] }
         if let replay { a += ["--replay", replay] }
+        // Validated on the host (load() exits 2 on bad input) before a guest boots.
+        a += (try? model.guestArguments()) ?? []
         return a
     }
 }
@@ -154,6 +158,7 @@ struct StressRunCommand: ParsableCommand {
         let seed = stress.replay == nil ? (stress.seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000) : nil
         var opts = stress
         opts.seed = seed
+        _ = try opts.model.load()
         let kernels = kernel.names
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         let moduleDir = try pf.directory()
@@ -245,7 +250,7 @@ struct StressGuestCommand: ParsableCommand {
         let lab: StressLab
         do {
             try bed.setUp(count: 2)
-            lab = try StressLab(executor: StressExecutor(bed: bed), out: output, log: log)
+            lab = try StressLab(executor: StressExecutor(bed: bed), out: output, table: try stress.model.load(), log: log)
         } catch {
             log("set-up failed: \(error)")
             throw ExitCode(ExitStatus.environment)

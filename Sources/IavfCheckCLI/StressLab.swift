@@ -39,8 +39,12 @@ final class StressLab {
     private var handler: (ProbeStreamItem) throws -> Void = { _ in }
     private var failure: Error?
 
+    /// The table the checker follows (`--model`), or the generation's built-in one.
+    let table: ModelTable?
+
     init(executor: StressExecutor, out: String, settleMs: Int = 300, settleTimeout: Double = 20,
-         log: @escaping (String) -> Void) throws {
+         table: ModelTable? = nil, log: @escaping (String) -> Void) throws {
+        self.table = table
         guard geteuid() == 0 else { throw EnvironmentProblem("stress needs root (it attaches BPF probes)") }
         guard FileManager.default.fileExists(atPath: "/sys/kernel/btf/iavf") else {
             throw EnvironmentProblem("iavf module BTF not found: load the driver first (modprobe iavf)")
@@ -104,11 +108,12 @@ final class StressLab {
         var resetOpen = false
         var lastMark: (seq: Int64, op: Int)?
         var opOfFinding: [Int64: Int] = [:]
+        let table = self.table
         let recorder = TraceRecorder(
             generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
             start: { h in
                 writer = try TraceWriter(path: path, header: h)
-                let c = Checker(header: h)
+                let c = Checker(header: h, table: table?.generation == h.generation ? table : nil)
                 c.onFinding = { f in if let m = lastMark { opOfFinding[f.seq] = m.op } }
                 checker = c
             },

@@ -46,6 +46,8 @@ struct SuiteRunCommand: ParsableCommand {
     @Option(help: "What to print at the end: text, json or ktap.")
     var format: Format = .text
 
+    @OptionGroup var model: ModelOption
+
     @OptionGroup var pf: PFModuleOption
 
     @Option(help: "Hard timeout per kernel, seconds.")
@@ -64,6 +66,7 @@ struct SuiteRunCommand: ParsableCommand {
     }
 
     func run() throws {
+        _ = try model.load()   // bad input fails before anything builds or boots
         let kernels = kernel.names
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -131,7 +134,7 @@ struct SuiteRunCommand: ParsableCommand {
         let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: k)
         for f in ["cases-\(k).json", "watch-\(k).json", "console-\(k).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
         let outcome = try guest.run(job: """
-        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 --quiet-file /tmp/iavf-quiet -- \\
+        "$IAVF_CHECK" watch -o "$OUT/trace-\(k).jsonl" --format json --settle-ms 300 --quiet-file /tmp/iavf-quiet\(try model.guestShellArgument()) -- \\
           "$IAVF_CHECK" suite cases --pf-control \(EmulatedPFGuest.pfControl) --pf-trace "\(guest.pfTrace)" \\
           --quiet-file /tmp/iavf-quiet --results "$OUT/cases-\(k).json"\(only) > "$OUT/watch-\(k).json" 2> "$OUT/console-\(k).txt"
         """)
@@ -154,10 +157,11 @@ struct SuiteRunCommand: ParsableCommand {
                 CheckerCaseCount(name: $0["name"] as? String ?? "", findings: $0["findings"] as? Int ?? 0,
                                  violations: $0["violations"] as? Int ?? 0)
             })
+            // The checker's rule(cause) labels per case, by name like the counts.
+            var perCase: [String: [String]] = [:]
+            for m in marks { if let n = m["name"] as? String { perCase[n] = m["rules"] as? [String] ?? [] } }
+            for i in cases.indices { cases[i].rules = perCase[cases[i].name] ?? [] }
         }
-        // Rules per case from the trace itself (the JSON report lists findings without cases).
-        let perCase = (try? Self.rulesPerCase(trace: "\(out)/trace-\(k).jsonl")) ?? [:]
-        for i in cases.indices { cases[i].rules = perCase[cases[i].name] ?? [] }
         var problems: [String] = []
         if outcome.jobExit == nil { problems.append("the suite did not finish in the guest") }
         if let short = SuiteResults.shortfall(ran: cases.map(\.name), expected: SuiteResults.expectedNames(only: self.only)) {
@@ -174,18 +178,6 @@ struct SuiteRunCommand: ParsableCommand {
     }
 
     /// Checks the recorded trace again and groups the findings' rules by case.
-    static func rulesPerCase(trace: String) throws -> [String: [String]] {
-        let report = try CheckRun.check(path: trace, context: 0, maxFindings: 100_000, warn: { _ in })
-        var out: [String: [String]] = [:]
-        for c in report.cases {
-            let lo = c.firstSeq ?? .min
-            let rules = report.findings.filter { $0.seq >= lo && $0.seq <= c.lastSeq }
-                .map { $0.rule.rawValue + ($0.cause.map { "(\($0.rawValue))" } ?? "") }
-            out[c.name] = Array(Set(rules)).sorted()
-        }
-        return out
-    }
-
     static func writeReports(_ runs: [KernelRun], out: String, interrupted: Bool) throws {
         var kernels: [[String: Any]] = []
         for r in runs {

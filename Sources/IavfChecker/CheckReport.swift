@@ -20,6 +20,8 @@ public struct CaseResult: Sendable {
     public var result: String
     public var findings: Int
     public var violations: Int
+    /// The case's findings as `rule(cause)` labels, each once, sorted.
+    public var rules: [String]
     public var firstSeq: Int64?
     public var lastSeq: Int64
     /// The result of a case a mark without result opened and no result closed.

@@ -51,6 +51,8 @@ public struct CheckReportDocument: Codable, Sendable, Equatable {
         public var result: String
         public var findings: Int
         public var violations: Int
+        /// `rule(cause)` of the case's findings, each once.
+        public var rules: [String]
     }
 
     public struct Outside: Codable, Sendable, Equatable {
@@ -89,7 +91,7 @@ public struct CheckReportDocument: Codable, Sendable, Equatable {
         }
         findingsTotal = r.totalFindings
         counts = Dictionary(uniqueKeysWithValues: r.countsByRule.map { ($0.key.rawValue, $0.value) })
-        cases = r.cases.map { Case(name: $0.name, result: $0.result, findings: $0.findings, violations: $0.violations) }
+        cases = r.cases.map { Case(name: $0.name, result: $0.result, findings: $0.findings, violations: $0.violations, rules: $0.rules) }
         outsideCases = Outside(findings: r.outsideCases.findings, violations: r.outsideCases.violations)
         inconclusiveReasons = r.inconclusiveReasons
     }

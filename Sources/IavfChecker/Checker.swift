@@ -31,7 +31,7 @@ public final class Checker {
     @exclusivity(unchecked) private var lastDev = ""
     @exclusivity(unchecked) private var lastDevIndex = -1
     @exclusivity(unchecked) private var marks: [(seq: Int64, text: String, result: TraceEvent.MarkResult?)] = []
-    @exclusivity(unchecked) private var findingSeqs: [(seq: Int64, severity: Severity)] = []
+    @exclusivity(unchecked) private var findingSeqs: [(seq: Int64, severity: Severity, label: String)] = []
     private let contextDepth: Int
 
     /// The table the model follows (a reviewer's `--model`); nil: the generation's built-in.
@@ -799,7 +799,7 @@ public final class Checker {
     private func report(_ rule: Rule, _ e: TraceEvent, _ d: inout DeviceState, key: VlanKey?, _ message: String,
                         cause: Cause? = nil, origin: Int64? = nil) {
         countsByRule[rule, default: 0] += 1
-        findingSeqs.append((e.seq, rule.severity))
+        findingSeqs.append((e.seq, rule.severity, rule.rawValue + (cause.map { "(\($0.rawValue))" } ?? "")))
         guard findings.count < maxStoredFindings else { return }
         // A held snapshot is judged later: its leading events are those before it.
         let context = d.events(upTo: e.seq).map { ContextLine(seq: $0.seq, text: EventText.describe($0)) }
@@ -850,29 +850,31 @@ public final class Checker {
         var opener: String?
         var fi = 0
         let sorted = findingSeqs.sorted { $0.seq < $1.seq }
-        func take(upTo last: Int64) -> (Int, Int) {
+        func take(upTo last: Int64) -> (Int, Int, [String]) {
             var n = 0, v = 0
+            var labels = Set<String>()
             while fi < sorted.count, sorted[fi].seq <= last {
                 n += 1
                 if sorted[fi].severity == .violation { v += 1 }
+                labels.insert(sorted[fi].label)
                 fi += 1
             }
-            return (n, v)
+            return (n, v, labels.sorted())
         }
         for m in marks {
             guard let result = m.result else {
                 if opener == nil { opener = m.text }
                 continue
             }
-            let (n, v) = take(upTo: m.seq)
-            out.append(CaseResult(name: m.text, result: result.rawValue, findings: n, violations: v,
+            let (n, v, labels) = take(upTo: m.seq)
+            out.append(CaseResult(name: m.text, result: result.rawValue, findings: n, violations: v, rules: labels,
                                   firstSeq: prev == .min ? nil : prev + 1, lastSeq: m.seq))
             prev = m.seq
             opener = nil
         }
-        let (n, v) = take(upTo: .max)
+        let (n, v, labels) = take(upTo: .max)
         if let opener {
-            out.append(CaseResult(name: opener, result: CaseResult.unfinished, findings: n, violations: v,
+            out.append(CaseResult(name: opener, result: CaseResult.unfinished, findings: n, violations: v, rules: labels,
                                   firstSeq: prev == .min ? nil : prev + 1, lastSeq: .max))
         } else if !out.isEmpty {
             outside = OutsideCases(findings: n, violations: v)

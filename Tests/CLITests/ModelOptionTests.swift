@@ -33,5 +33,10 @@ struct ModelOptionTests {
         let (c2, _, e2) = try iavfCheck(["check", "--model", bad.path, "samples/patched-7-of-8.jsonl"])
         #expect(c2 == 2 && e2.contains("\(bad.path):4:") && e2.contains("not a state of the patched driver"))
         #expect(try iavfCheck(["model", "--model", "/nonexistent.model"]).0 == 2)
+        // The commands that boot guests refuse a bad model before they build or boot anything.
+        for cmd in [["suite", "run"], ["stress", "--replay", "add 100"], ["bench", "downup"]] {
+            let (c, _, e) = try iavfCheck(cmd + ["--model", bad.path])
+            #expect(c == 2 && e.contains("\(bad.path):4:"), "\(cmd): \(c) \(e)")
+        }
     }
 }
