@@ -20,16 +20,21 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "CShims/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // Process-level vocabulary: exit statuses and the errors that carry one, the one
+        // posix_spawn, signal interruption, file tailing, unbuffered output.
+        .target(name: "IavfSystem", path: "Sources/IavfSystem"),
+        // KTAP version 1: the one writer and reader of test points.
+        .target(name: "IavfKTAP", path: "Sources/IavfKTAP"),
         // The two generations' transition tables as data, and the engine that applies them.
-        .target(name: "IavfModel", path: "Sources/IavfModel"),
+        .target(name: "IavfModel", dependencies: ["IavfSystem"], path: "Sources/IavfModel"),
         // The event type and the JSONL reader/writer of trace-format.md.
-        .target(name: "IavfTrace", dependencies: ["IavfModel", "CZlib"], path: "Sources/IavfTrace"),
+        .target(name: "IavfTrace", dependencies: ["IavfModel", "IavfSystem", "CZlib"], path: "Sources/IavfTrace"),
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
-        .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfChecker"),
+        .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem"], path: "Sources/IavfChecker"),
         // Exporters over a checked trace: Perfetto/Chrome trace-event JSON, JUnit XML, the HTML report.
         .target(name: "IavfReport", dependencies: ["IavfModel", "IavfTrace", "IavfChecker"], path: "Sources/IavfReport"),
         // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
-        .target(name: "IavfVM", path: "Sources/IavfVM"),
+        .target(name: "IavfVM", dependencies: ["IavfModel", "IavfSystem"], path: "Sources/IavfVM"),
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
         .target(name: "CIavfShim", path: "CShims/CIavfShim",
                 linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
@@ -47,7 +52,12 @@ let package = Package(
         // Live recording: probe records, command output and the clock in, contract events out.
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
-        .target(name: "IavfScenarios", dependencies: ["IavfModel"], path: "Sources/IavfScenarios"),
+        .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfKTAP", "IavfSystem"], path: "Sources/IavfScenarios"),
+        // The engines of the commands that boot guests: the guest with the emulated PF, the
+        // live session (attach, run a child, record), the suite and stress campaigns.
+        .target(name: "IavfCampaign", dependencies: ["IavfVM", "IavfProbes", "IavfRecorder", "IavfChecker", "IavfScenarios",
+                                                     "IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem"],
+                path: "Sources/IavfCampaign"),
         // Down/up latency from probe traces: cycles, HdrHistogram percentiles, the SVG plot.
         .target(name: "IavfBench", dependencies: ["IavfTrace", "IavfModel",
                                                   .product(name: "Histogram", package: "hdrhistogram-swift")],
@@ -57,10 +67,10 @@ let package = Package(
         .target(name: "IavfSim", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfSim"),
         // The emulated AVF PF (user space, in the guest): admin queue rings over the avfpf module
         // (pf-module/), virtchnl codecs, ice's per-VF policy, resets and faults, `pf` trace events.
-        .target(name: "IavfPF", dependencies: ["IavfModel", "IavfTrace"], path: "Sources/IavfPF"),
+        .target(name: "IavfPF", dependencies: ["IavfModel", "IavfTrace", "IavfSystem"], path: "Sources/IavfPF"),
         // The CLI's commands (a library so tests can call them; the executable is a thin main).
         .target(name: "IavfCheckCLI", dependencies: [
-            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF", "IavfBench", "IavfReport",
+            "IavfModel", "IavfTrace", "IavfChecker", "IavfSim", "IavfVM", "IavfProbes", "IavfRecorder", "IavfScenarios", "IavfPF", "IavfBench", "IavfReport", "IavfCampaign", "IavfSystem", "IavfKTAP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Sources/IavfCheckCLI"),
         .executableTarget(name: "iavf-check", dependencies: ["IavfCheckCLI"], path: "Sources/iavf-check"),
@@ -83,7 +93,9 @@ let package = Package(
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),
-        .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios"], path: "Tests/IavfScenariosTests"),
+        .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios", "IavfKTAP"], path: "Tests/IavfScenariosTests"),
+        .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem"],
+                    path: "Tests/IavfCampaignTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],
                     path: "Tests/IavfReportTests"),

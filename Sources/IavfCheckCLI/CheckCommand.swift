@@ -56,15 +56,14 @@ struct CheckCommand: ParsableCommand {
         do {
             report = try CheckRun.check(path: trace, table: try model.load(), context: context, maxFindings: maxFindings)
         } catch let e as TraceReadError {
-            FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("bad input: \(e)")
         }
         if let f = ReportFormat(rawValue: format.rawValue) {
             FileHandleOutput.stdout(ReportRenderer.render(report, format: f, traceName: trace))
         } else {
             FileHandleOutput.stdout(JUnit.render([JUnit.suite(for: report, traceName: trace)]))
         }
-        throw ExitCode(report.verdict.exitCode)
+        throw CommandOutcome(report.verdict.exitCode)
     }
 }
 

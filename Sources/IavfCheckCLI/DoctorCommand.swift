@@ -74,7 +74,7 @@ struct DoctorCommand: ParsableCommand {
         case .text:
             print(Self.text(report, selftest: selftestResult))
         }
-        if !report.problems.isEmpty { throw ExitCode(3) }
+        if !report.problems.isEmpty { throw CommandOutcome(ExitStatus.environment) }
     }
 
     static func enableStats() -> Int32 {

@@ -3,6 +3,7 @@ import Foundation
 import IavfBench
 import IavfScenarios
 import IavfTrace
+import IavfCampaign
 import IavfVM
 
 /// `iavf-check bench downup`: interface down/up latency of both driver generations against
@@ -60,20 +61,9 @@ struct DownUpBenchCommand: ParsableCommand {
         guard !vlanCounts.isEmpty, vlanCounts.allSatisfy({ $0 >= 0 && $0 <= 8 }) else {
             throw ValidationError("--vlans takes counts 0...8 (the emulated PF allows 8 per VF), comma-separated")
         }
-        guard !kernels.isEmpty, kernels.allSatisfy({ ["unpatched", "patched"].contains($0) }) else {
-            throw ValidationError("--kernel takes unpatched, patched or both (= unpatched,patched), comma-separated")
-        }
     }
 
     var vlanCounts: [Int] { vlans.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
-    /// "both" means both generations, as in `suite run` and `stress`; each kernel once, in the order given.
-    var kernels: [String] {
-        var out: [String] = []
-        for word in kernel.split(separator: ",").map({ String($0).trimmingCharacters(in: .whitespaces) }) {
-            for k in word == "both" ? ["unpatched", "patched"] : [word] where !out.contains(k) { out.append(k) }
-        }
-        return out
-    }
 
     struct KernelResult {
         var name: String
@@ -87,7 +77,9 @@ struct DownUpBenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        _ = try model.load()   // bad input fails before anything builds or boots
+        // Bad input fails before anything builds or boots.
+        let kernels = try KernelList.parse(kernel)
+        _ = try model.load()
         Interruption.install()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -99,8 +91,7 @@ struct DownUpBenchCommand: ParsableCommand {
                 results.append(reanalyse ? try analyse(k, out: out, release: nil)
                                          : try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
             } catch let e as VMError {
-                FileHandleOutput.stderr("iavf-check: \(k): \(e)\n")
-                throw ExitCode(ExitStatus.environment)
+                throw EnvironmentProblem("\(k): \(e)")
             }
         }
         FileManager.default.createFile(atPath: out + "/downup.svg",
@@ -112,14 +103,14 @@ struct DownUpBenchCommand: ParsableCommand {
 
     private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelResult {
         let loop = "\"$IAVF_CHECK\" bench downup-guest --pf-control \(EmulatedPFGuest.pfControl) --pf-trace \"$OUT/pf-downup-\(k).jsonl\" --vlans \(vlans) --iterations \(iterations)"
-        let guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)",
-                                    pfArguments: "--service-us \(serviceUs)")
+        var guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)")
+        guest.pfArguments = ["--service-us", String(serviceUs)]
         // The loop once without probes (wall time), then under watch with BPF run-time stats on.
         let outcome = try guest.run(job: """
         \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
         echo 1 > /proc/sys/kernel/bpf_stats_enabled
-        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200\(try model.guestShellArgument()) -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
-        """)
+        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 \(try model.guestArguments().map(GuestCommand.quote).joined(separator: " ")) -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
+        """, note: { FileHandleOutput.stderr("iavf-check: \($0)\n") })
         guard outcome.jobExit != nil else {
             throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")
         }
@@ -134,7 +125,7 @@ struct DownUpBenchCommand: ParsableCommand {
         } catch let e as DownUpAnalysisError {
             // No figure rather than a wrong one.
             FileHandleOutput.stderr("iavf-check bench downup: \(k): cannot cut the trace into cycles: \(e)\n")
-            throw ExitCode(ExitStatus.inconclusive)
+            throw CommandOutcome(ExitStatus.inconclusive)
         }
         var checker = "?"
         if let d = FileManager.default.contents(atPath: "\(out)/downup-watch-\(k).json"),
@@ -228,16 +219,14 @@ struct DownUpGuestCommand: ParsableCommand {
     func run() throws {
         let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { FileHandleOutput.stdout("# " + $0 + "\n") }
         do { try bed.setUp(count: 1) } catch {
-            FileHandleOutput.stderr("iavf-check bench downup-guest: set-up failed: \(error)\n")
-            throw ExitCode(ExitStatus.environment)
+            throw EnvironmentProblem("bench downup-guest: set-up failed: \(error)")
         }
         defer { bed.tearDown() }
         let counts = vlans.split(separator: ",").compactMap { Int($0) }
         do {
             try DownUpLoop(vlanCounts: counts, iterations: iterations, bed: bed) { FileHandleOutput.stdout($0 + "\n") }.run()
         } catch {
-            FileHandleOutput.stderr("iavf-check bench downup-guest: \(error)\n")
-            throw ExitCode(ExitStatus.environment)
+            throw EnvironmentProblem("bench downup-guest: \(error)")
         }
     }
 }

@@ -40,8 +40,7 @@ struct ExportCommand: ParsableCommand {
         let t = try ReportCommand.load(trace)
         let data: Data
         do { data = try PerfettoExport.render(t) } catch {
-            FileHandleOutput.stderr("iavf-check: cannot encode the export: \(error)\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("cannot encode the export: \(error)")
         }
         try ReportCommand.write(data, to: output)
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+@_exported import IavfSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,6 +48,11 @@ public struct IavfCheckCommand: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
             Glibc.exit(0)
+        } catch let e as ToolError {
+            // The one place an error becomes an exit status (README "Exit codes").
+            let message = e.description
+            if !message.isEmpty { FileHandleOutput.stderr("iavf-check: \(message)\n") }
+            Glibc.exit(e.exitStatus)
         } catch {
             let code = exitCode(for: error)
             if code == .validationFailure {
@@ -55,34 +61,6 @@ public struct IavfCheckCommand: ParsableCommand {
                 Glibc.exit(ExitStatus.badInput)
             }
             exit(withError: error)
-        }
-    }
-}
-
-/// The documented exit codes.
-public enum ExitStatus {
-    public static let pass: Int32 = 0
-    public static let fail: Int32 = 1
-    public static let badInput: Int32 = 2
-    public static let environment: Int32 = 3
-    public static let inconclusive: Int32 = 4
-}
-
-public enum FileHandleOutput {
-    public static func stderr(_ s: String) {
-        var bytes = Array(s.utf8)
-        bytes.withUnsafeMutableBytes { b in _ = write(2, b.baseAddress, b.count) }
-    }
-
-    public static func stdout(_ s: String) {
-        var bytes = Array(s.utf8)
-        bytes.withUnsafeMutableBytes { b in
-            var off = 0
-            while off < b.count {
-                let n = write(1, b.baseAddress! + off, b.count - off)
-                if n <= 0 { return }
-                off += n
-            }
         }
     }
 }

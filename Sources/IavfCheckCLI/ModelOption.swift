@@ -17,23 +17,16 @@ struct ModelOption: ParsableArguments {
         return ["--model", URL(fileURLWithPath: path!).standardizedFileURL.path]
     }
 
-    /// The same, as one shell word (suite and bench build the guest's command line).
-    func guestShellArgument() throws -> String {
-        try guestArguments().map { " '" + $0.replacingOccurrences(of: "'", with: "") + "'" }.joined()
-    }
-
     /// The table, or nil for the built-in ones. Bad input (exit 2) names the file and line.
     func load() throws -> ModelTable? {
         guard let path else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
-            FileHandleOutput.stderr("iavf-check: bad input: \(path): cannot read the model file\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("bad input: \(path): cannot read the model file")
         }
         do {
             return try ModelText.parse(String(decoding: data, as: UTF8.self), file: path)
         } catch let e as ModelTextError {
-            FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("bad input: \(e)")
         }
     }
 }

@@ -9,9 +9,6 @@ import Glibc
 
 extension VlanMode: ExpressibleByArgument {}
 
-/// Set by SIGINT/SIGTERM; the emulator loop checks it at least every 50 ms.
-nonisolated(unsafe) private var pfStopSignal: Int32 = 0
-
 /// `iavf-check pf`: the emulated AVF PF for the avfpf module's VFs, until signalled.
 struct PFCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -87,8 +84,7 @@ struct PFCommand: ParsableCommand {
         do {
             transport = try CharDeviceTransport(device: device, memoryDevice: memoryDevice)
         } catch {
-            FileHandleOutput.stderr("iavf-check pf: \(error)\n")
-            throw ExitCode(ExitStatus.environment)
+            throw EnvironmentProblem("pf: \(error)")
         }
         var options = PFEmulator.Options()
         options.policy.vlanMode = vlanMode
@@ -109,8 +105,7 @@ struct PFCommand: ParsableCommand {
             do {
                 options.trace = try TraceWriter(path: trace, header: header)
             } catch {
-                FileHandleOutput.stderr("iavf-check pf: \(error)\n")
-                throw ExitCode(ExitStatus.environment)
+                throw EnvironmentProblem("pf: \(error)")
             }
         }
         let emulator = PFEmulator(transport: transport, options: options)
@@ -119,49 +114,15 @@ struct PFCommand: ParsableCommand {
             emulator.add(parsed, vf: vf)
         }
 
-        var controlFD: Int32 = -1
-        if let control {
-            unlink(control)
-            guard mkfifo(control, 0o600) == 0 else {
-                FileHandleOutput.stderr("iavf-check pf: cannot create the FIFO \(control): \(String(cString: strerror(errno)))\n")
-                throw ExitCode(ExitStatus.environment)
-            }
-            controlFD = open(control, O_RDWR | O_NONBLOCK | O_CLOEXEC)   // RDWR: no EOF when writers come and go
-        }
-        defer {
-            if controlFD >= 0 { close(controlFD) }
-            if let control { unlink(control) }
-        }
-
-        signal(SIGINT) { pfStopSignal = $0 }
-        signal(SIGTERM) { pfStopSignal = $0 }
-        var pendingText = ""
-        emulator.start()
-        if let ready { _ = FileManager.default.createFile(atPath: ready, contents: Data("attached\n".utf8)) }
-        while pfStopSignal == 0 {
-            let events = transport.wait(timeoutMs: emulator.nextTimeoutMs())
-            if controlFD >= 0 {
-                var buf = [UInt8](repeating: 0, count: 4096)
-                let n = buf.withUnsafeMutableBytes { read(controlFD, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    pendingText += String(decoding: buf[0..<n], as: UTF8.self)
-                    while let nl = pendingText.firstIndex(of: "\n") {
-                        let line = pendingText[..<nl].trimmingCharacters(in: .whitespaces)
-                        pendingText = String(pendingText[pendingText.index(after: nl)...])
-                        if line.isEmpty { continue }
-                        do {
-                            let (f, vf) = try PFFault.parse(line)
-                            options.log?("control: \(line)")
-                            emulator.add(f, vf: vf)
-                        } catch {
-                            FileHandleOutput.stderr("iavf-check pf: control: \(error)\n")
-                        }
-                    }
-                }
-            }
-            emulator.step(events: events)
-        }
-        options.log?("stopping on signal \(pfStopSignal)")
+        let loop = try PFControlLoop(emulator: emulator, transport: transport, control: control)
+        loop.log = options.log
+        loop.onBadLine = { line, error in FileHandleOutput.stderr("iavf-check pf: control: \(line): \(error)\n") }
+        let stop = StopSignal.shared
+        stop.install()
+        loop.run(started: {
+            if let ready { _ = FileManager.default.createFile(atPath: ready, contents: Data("attached\n".utf8)) }
+        }, stop: { stop.received != nil })
+        options.log?("stopping on signal \(stop.received ?? 0)")
         try? options.trace?.close()
     }
 }

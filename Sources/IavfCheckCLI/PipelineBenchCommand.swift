@@ -59,8 +59,7 @@ struct PipelineBenchCommand: ParsableCommand {
                 FileHandle.standardError.write("bench pipeline: \(line)\n".data(using: .utf8)!)
             }
         } catch {
-            FileHandle.standardError.write("bench pipeline: \(error)\n".data(using: .utf8)!)
-            throw ExitCode(3)
+            throw EnvironmentProblem("bench pipeline: \(error)")
         }
         switch format {
         case .json:
@@ -81,6 +80,6 @@ struct PipelineBenchCommand: ParsableCommand {
             }
             print("target \(r.target_met ? "met" : "NOT met") (ratio >= \(PipelineBench.targetRatio), 0 lost at the C rate)")
         }
-        if !r.target_met { throw ExitCode(1) }
+        if !r.target_met { throw CommandOutcome(ExitStatus.fail) }
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import IavfCampaign
 import IavfTrace
 
 struct RecordCommand: ParsableCommand {
@@ -23,23 +24,16 @@ struct RecordCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Where to write the trace (.jsonl or .jsonl.gz; - for standard output).")
     var output: String
 
-    @OptionGroup var live: LiveOptions
+    @OptionGroup var live: LiveArguments
 
     func run() throws {
         var writer: TraceWriter?
-        let outcome: LiveRun.Outcome
-        do {
-            outcome = try LiveRun.run(live, commandStdout: output == "-" ? 2 : 1, start: { h in writer = try TraceWriter(path: output, header: h) },
-                                      emit: { e in try writer?.write(e) })
-            try writer?.close()
-        } catch let e as EnvironmentProblem {
-            FileHandleOutput.stderr("iavf-check: \(e)\n")
-            throw ExitCode(ExitStatus.environment)
-        } catch let e as TraceWriteError {
-            FileHandleOutput.stderr("iavf-check: \(e)\n")
-            throw ExitCode(ExitStatus.environment)
-        }
+        let outcome = try LiveSession.run(live.options(commandStdout: output == "-" ? 2 : 1),
+                                          start: { h in writer = try TraceWriter(path: output, header: h) },
+                                          emit: { e in try writer?.write(e) },
+                                          warn: { FileHandleOutput.stderr("iavf-check: warning: \($0)\n") })
+        try writer?.close()
         FileHandleOutput.stderr("iavf-check: recorded \(outcome.events) events (\(outcome.lost) lost, generation \(outcome.header.generation?.rawValue ?? "unknown")) to \(output)\n")
-        if let s = outcome.commandStatus { throw ExitCode(s) }
+        if let s = outcome.commandStatus, s != 0 { throw CommandOutcome(s) }
     }
 }

@@ -147,11 +147,7 @@ struct ReplayBenchCommand: ParsableCommand {
         return String(v)
     }
 
-    private func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-    }
+    private func now() -> Double { MonotonicClock.seconds() }
 
     private func progress(_ s: String) {
         if format == .text { FileHandleOutput.stderr("bench: \(s)...\n") }

@@ -65,8 +65,7 @@ struct ReportCommand: ParsableCommand {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
         let found = names.filter { ($0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.gz")) && !$0.hasPrefix("pf-") }.sorted()
         guard !found.isEmpty else {
-            FileHandleOutput.stderr("iavf-check: bad input: \(path): no *.jsonl traces in this directory\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("bad input: \(path): no *.jsonl traces in this directory")
         }
         return found.map { (path.hasSuffix("/") ? path : path + "/") + $0 }
     }
@@ -85,8 +84,7 @@ struct ReportCommand: ParsableCommand {
         do {
             return try AnalyzedTrace.load(path: path, pfLog: pfLog, warn: { FileHandleOutput.stderr($0 + "\n") })
         } catch let e as TraceReadError {
-            FileHandleOutput.stderr("iavf-check: bad input: \(e)\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("bad input: \(e)")
         }
     }
 
@@ -96,8 +94,7 @@ struct ReportCommand: ParsableCommand {
             return
         }
         do { try data.write(to: URL(fileURLWithPath: path)) } catch {
-            FileHandleOutput.stderr("iavf-check: cannot write \(path): \(error.localizedDescription)\n")
-            throw ExitCode(ExitStatus.badInput)
+            throw BadInput("cannot write \(path): \(error.localizedDescription)")
         }
     }
 }

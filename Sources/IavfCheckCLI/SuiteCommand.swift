@@ -44,8 +44,7 @@ struct SuiteCasesCommand: ParsableCommand {
         do {
             try bed.setUp(count: vfs)
         } catch {
-            FileHandleOutput.stderr("iavf-check suite: set-up failed: \(error)\n")
-            throw ExitCode(ExitStatus.environment)
+            throw EnvironmentProblem("suite: set-up failed: \(error)")
         }
         defer { bed.tearDown() }
         var cases = ScenarioCatalog.all
@@ -53,11 +52,10 @@ struct SuiteCasesCommand: ParsableCommand {
         let runner = SuiteRunner(cases: cases, bed: bed, wait: .following(quietFile: quietFile) { [unowned bed] in bed.vfs[0].pci }) { FileHandleOutput.stdout($0 + "\n") }
         let rs = runner.run()
         if let results {
-            let list = rs.map { ["name": $0.name, "result": $0.passed ? "PASS" : "FAIL", "reason": $0.reason ?? "",
-                                 "seconds": String(format: "%.2f", $0.seconds)] }
-            let data = try JSONSerialization.data(withJSONObject: list, options: [.prettyPrinted, .sortedKeys])
-            FileManager.default.createFile(atPath: results, contents: data)
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            FileManager.default.createFile(atPath: results, contents: try enc.encode(rs))
         }
-        if rs.contains(where: { !$0.passed }) { throw ExitCode(ExitStatus.fail) }
+        if rs.contains(where: { !$0.passed }) { throw CommandOutcome(ExitStatus.fail) }
     }
 }

@@ -120,8 +120,7 @@ struct VMRunCommand: ParsableCommand {
 
     func run() throws {
         if let problem = inputProblem() {
-            FileHandle.standardError.write(Data("iavf-check vm: error: \(problem)\n".utf8))
-            throw ExitCode(2)
+            throw BadInput("vm: error: \(problem)")
         }
         Interruption.install()
         let progress = VMProgress(enabled: !quiet)
@@ -142,10 +141,9 @@ struct VMRunCommand: ParsableCommand {
         options.onStderr = { FileHandle.standardError.write($0) }
         do {
             let outcome = try VirtualMachine(progress: progress).run(options)
-            throw ExitCode(outcome.result.exitStatus)
+            throw CommandOutcome(outcome.result.exitStatus)
         } catch let error as VMError {
-            FileHandle.standardError.write(Data("iavf-check vm: error: \(error.description)\n".utf8))
-            throw ExitCode(error.exitCode)
+            throw VMCommandError(error: error)
         }
     }
 }
@@ -171,4 +169,11 @@ struct VMKernelsCommand: ParsableCommand {
         if cached.isEmpty { print("  (none)") }
         for kernel in cached { print("  \(kernel.name)  (\(kernel.release))") }
     }
+}
+
+/// `vm run`'s errors keep their "vm: error:" prefix and VMError's exit status.
+struct VMCommandError: ToolError {
+    var error: VMError
+    var description: String { "vm: error: \(error.description)" }
+    var exitStatus: Int32 { error.exitCode }
 }

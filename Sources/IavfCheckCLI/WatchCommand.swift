@@ -1,4 +1,5 @@
 import ArgumentParser
+import IavfCampaign
 import IavfChecker
 import IavfTrace
 
@@ -24,7 +25,7 @@ struct WatchCommand: ParsableCommand {
     @Option(help: "Report format at the end: text, json or ktap.")
     var format: ReportFormat = .text
 
-    @OptionGroup var live: LiveOptions
+    @OptionGroup var live: LiveArguments
 
     @OptionGroup var model: ModelOption
 
@@ -32,9 +33,7 @@ struct WatchCommand: ParsableCommand {
         let table = try model.load()
         var writer: TraceWriter?
         var checker: Checker?
-        let outcome: LiveRun.Outcome
-        do {
-            outcome = try LiveRun.run(live, commandStdout: 2, start: { h in
+        _ = try LiveSession.run(live.options(commandStdout: 2), start: { h in
                 if let output { writer = try TraceWriter(path: output, header: h) }
                 if let t = table, h.generation != t.generation {
                     throw EnvironmentProblem("this driver is \(h.generation?.rawValue ?? "of an unknown generation") but --model is a \(t.generation.rawValue) table (\(t.source))")
@@ -46,15 +45,10 @@ struct WatchCommand: ParsableCommand {
             }, emit: { e in
                 try writer?.write(e)
                 checker?.feed(e)
-            })
-            try writer?.close()
-        } catch let e as EnvironmentProblem {
-            FileHandleOutput.stderr("iavf-check: \(e)\n")
-            throw ExitCode(ExitStatus.environment)
-        }
+            }, warn: { FileHandleOutput.stderr("iavf-check: warning: \($0)\n") })
+        try writer?.close()
         let report = checker!.finish()
         FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live"))
-        _ = outcome
-        throw ExitCode(report.verdict.exitCode)
+        throw CommandOutcome(report.verdict.exitCode)
     }
 }

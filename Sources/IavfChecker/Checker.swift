@@ -1,3 +1,4 @@
+import IavfSystem
 import IavfModel
 import IavfTrace
 
@@ -889,4 +890,8 @@ public struct CheckerRefusal: Error, Sendable, CustomStringConvertible {
     public var field: String
     public var message: String
     public var description: String { "event seq \(seq): \(field): \(message)" }
+}
+
+extension CheckerRefusal: ToolError {
+    public var exitStatus: Int32 { ExitStatus.badInput }
 }

@@ -1,3 +1,4 @@
+import IavfKTAP
 import IavfModel
 import IavfTrace
 
@@ -95,66 +96,50 @@ public enum ReportRenderer {
     /// KTAP version 1 as kselftest prints it: one test point per case when the trace has
     /// cases, else one per rule; `# SKIP` for inconclusive; findings as diagnostic lines.
     static func ktap(_ r: CheckReport, traceName: String) -> String {
-        var s = "KTAP version 1\n"
-        s += "# iavf-check \(traceName): \(headerLine(r.header))\n"
-        var pass = 0, fail = 0, skip = 0
+        var k = KTAPWriter()
+        k.diagnostic("iavf-check \(traceName): \(headerLine(r.header))")
         let inconclusive = !r.inconclusiveReasons.isEmpty
-        let skipNote = inconclusive ? " # SKIP inconclusive: \(r.inconclusiveReasons.joined(separator: "; "))" : ""
+        let skipWhy = "inconclusive: \(r.inconclusiveReasons.joined(separator: "; "))"
         func diag(_ fs: [Finding]) {
             for f in fs {
-                s += "# \(f.severity.rawValue) \(f.rule.rawValue) dev \(f.dev)\(f.key.map { " VLAN \($0)" } ?? "") seq \(f.seq): \(f.message)\n"
-                if let c = f.cause { s += "#   likely cause: \(c.title)\n" }
+                k.diagnostic("\(f.severity.rawValue) \(f.rule.rawValue) dev \(f.dev)\(f.key.map { " VLAN \($0)" } ?? "") seq \(f.seq): \(f.message)")
+                if let c = f.cause { k.diagnostic("  likely cause: \(c.title)") }
             }
         }
+        /// A violation fails the point; else inconclusive skips it.
+        func result(violations: Int) -> KTAPResult { violations > 0 ? .notOk : inconclusive ? .skip(skipWhy) : .ok }
         if !r.cases.isEmpty {
             // Findings in no case get a test point of their own, so a failing trace always
             // shows a `not ok` (a KTAP parser reads nothing else).
             let outside = r.outsideCases.findings > 0
-            s += "1..\(r.cases.count + (outside ? 1 : 0))\n"
+            k.plan(r.cases.count + (outside ? 1 : 0))
             func inCase(_ f: Finding) -> Bool {
                 r.cases.contains { f.seq >= ($0.firstSeq ?? .min) && f.seq <= $0.lastSeq }
             }
-            for (i, c) in r.cases.enumerated() {
+            for c in r.cases {
                 let lo = c.firstSeq ?? .min
                 diag(r.findings.filter { $0.seq >= lo && $0.seq <= c.lastSeq })
-                if c.violations > 0 {
-                    s += "not ok \(i + 1) \(c.name)\n"; fail += 1
-                } else if c.result == CaseResult.unfinished {
-                    s += "ok \(i + 1) \(c.name) # SKIP the trace ends before the case's result\n"; skip += 1
-                } else if inconclusive {
-                    s += "ok \(i + 1) \(c.name)\(skipNote)\n"; skip += 1
+                if c.violations == 0 && c.result == CaseResult.unfinished {
+                    k.point(.skip("the trace ends before the case's result"), c.name)
                 } else {
-                    s += "ok \(i + 1) \(c.name)\n"; pass += 1
+                    k.point(result(violations: c.violations), c.name)
                 }
             }
             if outside {
-                let n = r.cases.count + 1
                 diag(r.findings.filter { !inCase($0) })
-                if r.outsideCases.violations > 0 {
-                    s += "not ok \(n) findings outside any case\n"; fail += 1
-                } else if inconclusive {
-                    s += "ok \(n) findings outside any case\(skipNote)\n"; skip += 1
-                } else {
-                    s += "ok \(n) findings outside any case\n"; pass += 1
-                }
+                k.point(result(violations: r.outsideCases.violations), "findings outside any case")
             }
         } else {
             let rules = Rule.allCases
-            s += "1..\(rules.count)\n"
-            for (i, rule) in rules.enumerated() {
+            k.plan(rules.count)
+            for rule in rules {
                 let n = r.countsByRule[rule] ?? 0
                 diag(r.findings.filter { $0.rule == rule })
-                if n > 0 && rule.severity == .violation {
-                    s += "not ok \(i + 1) \(rule.rawValue)\n"; fail += 1
-                } else if inconclusive {
-                    s += "ok \(i + 1) \(rule.rawValue)\(skipNote)\n"; skip += 1
-                } else {
-                    s += "ok \(i + 1) \(rule.rawValue)\n"; pass += 1
-                }
+                k.point(result(violations: n > 0 && rule.severity == .violation ? n : 0), rule.rawValue)
             }
         }
-        s += "# verdict: \(r.verdict.rawValue)\n"
-        s += "# Totals: pass:\(pass) fail:\(fail) xfail:0 xpass:0 skip:\(skip) error:0\n"
-        return s
+        k.diagnostic("verdict: \(r.verdict.rawValue)")
+        k.totals()
+        return k.text
     }
 }

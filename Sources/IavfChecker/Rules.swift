@@ -98,6 +98,20 @@ public struct Finding: Sendable {
     public var origin: ContextLine?
     /// The device's events up to and including the exposing one, oldest first.
     public var context: [ContextLine]
+
+    public init(rule: Rule, seq: Int64, dev: String, key: VlanKey?, message: String, event: String, cause: Cause? = nil,
+                originSeq: Int64? = nil, origin: ContextLine? = nil, context: [ContextLine] = []) {
+        self.rule = rule
+        self.seq = seq
+        self.dev = dev
+        self.key = key
+        self.message = message
+        self.event = event
+        self.cause = cause
+        self.originSeq = originSeq
+        self.origin = origin
+        self.context = context
+    }
 }
 
 /// An event as the report shows it.

@@ -1,3 +1,4 @@
+import IavfSystem
 /// The transition tables as text a reviewer reads against the spec, edits and passes back
 /// (`iavf-check model` prints it, `--model FILE` reads it). The built-in generations are
 /// parsed from the same text (BuiltInTables.swift), so there is one way a table comes to be.
@@ -201,4 +202,8 @@ extension StringProtocol {
         let t = drop { set.contains($0) }
         return String(t.reversed().drop { set.contains($0) }.reversed())
     }
+}
+
+extension ModelTextError: ToolError {
+    public var exitStatus: Int32 { ExitStatus.badInput }
 }

@@ -106,4 +106,7 @@ public enum MonotonicClock {
     }
 
     public static func seconds() -> Double { Double(nanoseconds()) / 1e9 }
+
+    /// The same, unsigned, as the probes' timestamps and `watch`'s ticks are.
+    public static func ns() -> UInt64 { UInt64(nanoseconds()) }
 }

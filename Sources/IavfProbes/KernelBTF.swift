@@ -63,6 +63,11 @@ public enum DriverGeneration: String, Sendable, Codable {
     }
 }
 
+extension DriverGeneration {
+    /// The model's generation (nil: unknown).
+    public var model: Generation? { self == .patched ? .patched : self == .unpatched ? .unpatched : nil }
+}
+
 extension KernelNames {
     /// Names from the iavf module's BTF; falls back to the virtchnl protocol's op names for
     /// ops absent from BTF. States are never guessed: no BTF, no state names.

@@ -1,4 +1,5 @@
 import Foundation
+import IavfModel
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -141,16 +142,7 @@ extension SettledWait {
     /// Against the state `watch --quiet-file PATH` keeps for `device` (asked each time: a
     /// rebind changes nothing but the instance), on the monotonic clock the probes use.
     public static func following(quietFile path: String, device: @escaping () -> String) -> SettledWait {
-        SettledWait(quiet: { DriverQuiet.read(path: path, device: device()) }, now: { DriverQuiet.monotonicNs() },
+        SettledWait(quiet: { DriverQuiet.read(path: path, device: device()) }, now: { MonotonicClock.ns() },
                     sleep: { usleep(UInt32($0 * 1e6)) })
-    }
-}
-
-extension DriverQuiet {
-    /// CLOCK_MONOTONIC, the clock of the probes' timestamps and of `watch`'s ticks.
-    public static func monotonicNs() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 }

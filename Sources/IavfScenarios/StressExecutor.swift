@@ -3,6 +3,19 @@ import Foundation
 import Glibc
 #endif
 
+/// What an op did: done, or why not (in one line). Either way it is part of the
+/// interleaving; stress.json lists it as "ok" or the reason.
+public enum OpOutcome: Equatable, Sendable, CustomStringConvertible {
+    case ok
+    case failed(String)
+    public var description: String {
+        switch self {
+        case .ok: return "ok"
+        case .failed(let why): return why
+        }
+    }
+}
+
 /// Runs stress ops against VF1 of a testbed. An op's own failure (EEXIST, EIO, a down
 /// device) is part of the interleaving, not a result: the checker is the oracle.
 public final class StressExecutor {
@@ -19,11 +32,11 @@ public final class StressExecutor {
 
     var vf: Testbed.VF { bed.vfs[0] }
 
-    /// Runs one op; returns "ok" or what went wrong, in one line.
+    /// Runs one op.
     @discardableResult
-    public func run(_ op: StressOp) -> String {
-        func outcome(_ r: Shell.Result) -> String {
-            r.ok ? "ok" : r.output.split(separator: "\n").first.map(String.init) ?? "exit \(r.status)"
+    public func run(_ op: StressOp) -> OpOutcome {
+        func outcome(_ r: Shell.Result) -> OpOutcome {
+            r.ok ? .ok : .failed(r.output.split(separator: "\n").first.map(String.init) ?? "exit \(r.status)")
         }
         switch op {
         case .add(let v): return outcome(bed.addVlan(vf, v))
@@ -33,25 +46,25 @@ public final class StressExecutor {
         case .netns:
             do {
                 try bed.move(0, to: vf.netns == homeNamespace ? otherNamespace : homeNamespace)
-                return "ok"
-            } catch { return "\(error)" }
+                return .ok
+            } catch { return .failed("\(error)") }
         case .pfReset: return pf("reset vf=\(vf.index)")
         case .flr:
-            return Shell.write("1", to: "/sys/bus/pci/devices/\(vf.pci)/reset") ? "ok" : "FLR: \(String(cString: strerror(errno)))"
+            return Shell.write("1", to: "/sys/bus/pci/devices/\(vf.pci)/reset") ? .ok : .failed("FLR: \(String(cString: strerror(errno)))")
         case .linkFlap:
             let r = pf("link down vf=\(vf.index)")
             usleep(50_000)
-            return r == "ok" ? pf("link up vf=\(vf.index)") : r
+            return r == .ok ? pf("link up vf=\(vf.index)") : r
         case .rejectAdd: return pf("reject ADD_VLAN_V2 vf=\(vf.index)")
         case .rejectDel: return pf("reject DEL_VLAN_V2 vf=\(vf.index)")
         case .wait(let ms):
             usleep(UInt32(ms) * 1000)
-            return "ok"
+            return .ok
         }
     }
 
-    private func pf(_ line: String) -> String {
-        do { try bed.pf(line); return "ok" } catch { return "\(error)" }
+    private func pf(_ line: String) -> OpOutcome {
+        do { try bed.pf(line); return .ok } catch { return .failed("\(error)") }
     }
 
     /// Back to the start state between attempts: PF faults cleared, VF1 home and up, no

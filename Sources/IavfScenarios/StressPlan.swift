@@ -1,3 +1,4 @@
+import IavfSystem
 import Foundation
 import IavfModel
 
@@ -137,4 +138,8 @@ public enum StressPlan {
     }
 
     public static func text(_ ops: [StressOp]) -> String { ops.map(\.description).joined(separator: "; ") }
+}
+
+extension StressPlanError: ToolError {
+    public var exitStatus: Int32 { ExitStatus.badInput }
 }

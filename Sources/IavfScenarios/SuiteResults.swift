@@ -1,24 +1,134 @@
+import Foundation
+import IavfKTAP
+
+/// A case's own result, from the guest's case runner.
+public enum CaseVerdict: String, Sendable, Codable {
+    case pass = "PASS"
+    case fail = "FAIL"
+}
+
 /// One case of a kernel's run as `suite.json` reports it: the guest's own result, then the
 /// checker's counts for the case of the same name.
-public struct SuiteCaseOutcome: Sendable, Equatable {
+public struct SuiteCaseOutcome: Sendable, Equatable, Codable {
     public var name: String
-    /// PASS or FAIL, from the guest's case runner.
-    public var result: String
+    public var result: CaseVerdict
     public var reason: String
     public var findings: Int
     public var violations: Int
+    /// The checker's rule(cause) labels for the case.
     public var rules: [String]
+    /// Seconds the case took in the guest, when known.
+    public var seconds: Double?
 
-    public init(name: String, result: String, reason: String = "", findings: Int = 0, violations: Int = 0, rules: [String] = []) {
+    public init(name: String, result: CaseVerdict, reason: String = "", findings: Int = 0, violations: Int = 0,
+                rules: [String] = [], seconds: Double? = nil) {
         self.name = name
         self.result = result
         self.reason = reason
         self.findings = findings
         self.violations = violations
         self.rules = rules
+        self.seconds = seconds
     }
 
-    public var passed: Bool { result == "PASS" }
+    public var passed: Bool { result == .pass }
+}
+
+/// `suite.json`: one entry per kernel (in the order given), written as the run goes and at
+/// its end; read back by `report` and `merge`.
+public struct SuiteReport: Sendable, Codable, Equatable {
+    public struct Kernel: Sendable, Codable, Equatable {
+        public var kernel: String
+        public var release: String
+        /// The checker's verdict over the kernel's whole trace (pass, fail, inconclusive; ? when none).
+        public var checkerVerdict: String
+        public var seconds: Int
+        public var passed: Int
+        public var total: Int
+        /// Every case of the catalogue ran and the guest finished.
+        public var complete: Bool
+        /// Why the run is a failure though no case failed (no case ran, cases missing, the
+        /// guest crashed or timed out, the run was interrupted).
+        public var problem: String?
+        public var cases: [SuiteCaseOutcome]
+
+        enum CodingKeys: String, CodingKey {
+            case kernel, release, seconds, passed, total, complete, problem, cases
+            case checkerVerdict = "checker_verdict"
+        }
+
+        public init(kernel: String, release: String, checkerVerdict: String, seconds: Double, problem: String?,
+                    cases: [SuiteCaseOutcome]) {
+            self.kernel = kernel
+            self.release = release
+            self.checkerVerdict = checkerVerdict
+            self.seconds = Int(seconds)
+            self.passed = cases.filter(\.passed).count
+            self.total = cases.count
+            self.complete = problem == nil
+            self.problem = problem
+            self.cases = cases
+        }
+
+        public var allPassed: Bool { problem == nil && !cases.isEmpty && cases.allSatisfy(\.passed) }
+
+        /// Explicit so `problem` is written as null, as the schema has it.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(kernel, forKey: .kernel)
+            try c.encode(release, forKey: .release)
+            try c.encode(checkerVerdict, forKey: .checkerVerdict)
+            try c.encode(seconds, forKey: .seconds)
+            try c.encode(passed, forKey: .passed)
+            try c.encode(total, forKey: .total)
+            try c.encode(complete, forKey: .complete)
+            try c.encode(problem, forKey: .problem)
+            try c.encode(cases, forKey: .cases)
+        }
+    }
+
+    public var kernels: [Kernel]
+    public var interrupted: Bool
+
+    public init(kernels: [Kernel], interrupted: Bool) {
+        self.kernels = kernels
+        self.interrupted = interrupted
+    }
+
+    public var allPassed: Bool { !interrupted && !kernels.isEmpty && kernels.allSatisfy(\.allPassed) }
+
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> SuiteReport { try JSONDecoder().decode(SuiteReport.self, from: data) }
+
+    /// KTAP: a subtest per kernel, a test point per case (the checker's labels as diagnostics).
+    public var ktap: String {
+        var k = KTAPWriter(plan: kernels.count)
+        for r in kernels {
+            k.subtest("\(r.kernel) (\(r.release))") { sub in
+                sub.plan(r.cases.count)
+                for c in r.cases {
+                    if !c.passed { sub.diagnostic(c.reason) }
+                    if !c.rules.isEmpty { sub.diagnostic("checker: \(c.rules.joined(separator: ", "))") }
+                    sub.point(c.passed ? .ok : .notOk, c.name)
+                }
+            }
+            if let p = r.problem { k.diagnostic("\(r.kernel): \(p.split(separator: "\n").first ?? "")") }
+            k.point(r.allPassed ? .ok : .notOk, r.kernel)
+        }
+        if interrupted { k.diagnostic("interrupted") }
+        return k.text
+    }
+
+    /// Writes suite.json and suite.ktap into `dir`.
+    public func write(to dir: String) throws {
+        try encoded().write(to: URL(fileURLWithPath: dir + "/suite.json"))
+        try Data(ktap.utf8).write(to: URL(fileURLWithPath: dir + "/suite.ktap"))
+    }
 }
 
 /// The checker's counts for one case (its report's `cases`, named by `mark` events).
@@ -73,26 +183,11 @@ public enum SuiteResults {
     /// with the `# name: reason` line the runner prints before a failure): what an
     /// interrupted or crashed run can still report.
     public static func ktapResults(_ text: String) -> [SuiteCaseOutcome] {
-        var out: [SuiteCaseOutcome] = []
-        var comment: Substring?
-        for raw in text.split(separator: "\n") {
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.hasPrefix("# ") { comment = line.dropFirst(2); continue }
-            defer { comment = nil }
-            let passed: Bool
-            var rest: Substring
-            if line.hasPrefix("ok ") { passed = true; rest = line.dropFirst(3) }
-            else if line.hasPrefix("not ok ") { passed = false; rest = line.dropFirst(7) }
-            else { continue }
-            guard rest.first?.isNumber == true else { continue }
-            rest = rest.drop { $0.isNumber }.drop { $0 == " " }
-            let name = String(rest)
-            guard !name.isEmpty else { continue }
+        KTAPReader.points(text).map { p in
             // Names contain ": " themselves, so the reason is what follows "name: ".
             var reason = ""
-            if !passed, let c = comment, c.hasPrefix(name + ": ") { reason = String(c.dropFirst(name.count + 2)) }
-            out.append(SuiteCaseOutcome(name: name, result: passed ? "PASS" : "FAIL", reason: reason))
+            if p.result == .notOk, let c = p.comment, c.hasPrefix(p.name + ": ") { reason = String(c.dropFirst(p.name.count + 2)) }
+            return SuiteCaseOutcome(name: p.name, result: p.result == .notOk ? .fail : .pass, reason: reason)
         }
-        return out
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IavfKTAP
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -7,13 +8,6 @@ import Glibc
 /// recorder turns into `mark` events (so the checker's findings land on cases), and a
 /// totals line like the selftest's.
 public struct SuiteRunner {
-    public struct Result: Sendable {
-        public var name: String
-        public var passed: Bool
-        public var reason: String?
-        public var seconds: Double
-    }
-
     public static let dmesgCaseName = "dmesg: no call traces / BUGs / stalls"
 
     public var cases: [ScenarioCase]
@@ -28,12 +22,16 @@ public struct SuiteRunner {
         self.out = out
     }
 
-    public func run() -> [Result] {
-        var results: [Result] = []
-        let total = cases.count + 1
-        out("KTAP version 1")
-        out("1..\(total)")
-        for (i, c) in cases.enumerated() {
+    public func run() -> [SuiteCaseOutcome] {
+        var results: [SuiteCaseOutcome] = []
+        var ktap = KTAPWriter(plan: cases.count + 1, onLine: out)
+        func report(_ r: SuiteCaseOutcome) {
+            // For the host's live progress (a reason is the comment right before the point).
+            ktap.diagnostic(String(format: "took %.2f s", r.seconds ?? 0))
+            if !r.passed { ktap.diagnostic("\(r.name): \(r.reason)") }
+            ktap.point(r.passed ? .ok : .notOk, r.name)
+        }
+        for c in cases {
             let t0 = Date()
             var failure: String?
             do {
@@ -41,23 +39,18 @@ public struct SuiteRunner {
             } catch {
                 failure = "\(error)"
             }
-            let r = Result(name: c.name, passed: failure == nil, reason: failure, seconds: Date().timeIntervalSince(t0))
-            report(i + 1, r)
+            let r = SuiteCaseOutcome(name: c.name, result: failure == nil ? .pass : .fail, reason: failure ?? "",
+                                     seconds: Date().timeIntervalSince(t0))
+            report(r)
             results.append(r)
             reset()
         }
         let dmesg = dmesgCheck()
-        report(total, dmesg)
+        report(dmesg)
         results.append(dmesg)
-        let passed = results.filter(\.passed).count
-        out("# \(passed)/\(results.count) passed")
-        out("# Totals: pass:\(passed) fail:\(results.count - passed) xfail:0 xpass:0 skip:0 error:0")
+        ktap.diagnostic("\(results.filter(\.passed).count)/\(results.count) passed")
+        ktap.totals()
         return results
-    }
-
-    private func report(_ n: Int, _ r: Result) {
-        if let reason = r.reason { out("# \(r.name): \(reason)") }
-        out("\(r.passed ? "ok" : "not ok") \(n) \(r.name)")
     }
 
     /// Between cases: delete what the case left on VF1 and cycle it down and up in one
@@ -75,15 +68,15 @@ public struct SuiteRunner {
         _ = bed.waitFor(20) { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }
     }
 
-    private func dmesgCheck() -> Result {
+    private func dmesgCheck() -> SuiteCaseOutcome {
         let t0 = Date()
         let log = Shell.run(["dmesg"]).output
         let bad = log.split(separator: "\n").filter { l in
             ["Call Trace", "BUG:", "WARNING:", "detected stall", "soft lockup", "hung_task", "blocked for more than", "Oops"]
                 .contains { l.contains($0) }
         }
-        return Result(name: Self.dmesgCaseName, passed: bad.isEmpty,
-                      reason: bad.isEmpty ? nil : bad.prefix(3).joined(separator: " | "),
+        return SuiteCaseOutcome(name: Self.dmesgCaseName, result: bad.isEmpty ? .pass : .fail,
+                      reason: bad.prefix(3).joined(separator: " | "),
                       seconds: Date().timeIntervalSince(t0))
     }
 }

@@ -1,3 +1,4 @@
+import IavfSystem
 import CZlib
 import IavfModel
 
@@ -170,3 +171,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension TraceReadError: ToolError {
+    public var exitStatus: Int32 { ExitStatus.badInput }
+}

@@ -1,3 +1,4 @@
+import IavfSystem
 import CZlib
 import IavfModel
 
@@ -187,3 +188,8 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+
+extension TraceWriteError: ToolError {
+    /// A trace that cannot be written is the machine's problem (disk, permissions).
+    public var exitStatus: Int32 { ExitStatus.environment }
+}

@@ -1,12 +1,5 @@
 import Foundation
-
-/// Which driver generation a kernel carries (see iavf-vlan-state-machine.md 5.5).
-public enum IavfGeneration: String, Sendable, Codable {
-    /// 6.1.170 and older: `IAVF_VLAN_DISABLE` / `IAVF_VLAN_INACTIVE`, no `IAVF_VLAN_REMOVING`.
-    case unpatched
-    /// 6.1.176 and newer: `IAVF_VLAN_ADDING` / `IAVF_VLAN_REMOVING`.
-    case patched
-}
+import IavfModel
 
 /// A Debian package pinned by name, version and SHA256 (the registry may rotate it away).
 public struct PinnedDeb: Sendable, Equatable {
@@ -22,7 +15,7 @@ public struct PinnedDeb: Sendable, Equatable {
 public struct KernelAlias: Sendable, Equatable {
     public var name: String
     public var deb: PinnedDeb
-    public var generation: IavfGeneration
+    public var generation: Generation
     public var summary: String
 }
 

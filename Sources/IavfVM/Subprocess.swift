@@ -1,6 +1,11 @@
 import Foundation
+import IavfSystem
+#if canImport(Glibc)
+import Glibc
+#endif
 
-/// Runs a host program to completion and captures its output (for apt, dpkg-deb, busybox depmod, sha256sum).
+/// Runs a host program to completion and captures its output (for apt, dpkg-deb, make,
+/// busybox depmod, sha256sum).
 struct Subprocess {
     struct Output {
         var status: Int32
@@ -12,42 +17,38 @@ struct Subprocess {
     /// Runs `executable args` in `directory`; never throws for a non-zero exit (the caller decides).
     static func run(_ executable: String, _ arguments: [String], directory: String? = nil,
                     environment: [String: String]? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
-        if let environment { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
         // Files rather than pipes: no deadlock on large output and no reader threads.
-        let outURL = FileManager.default.temporaryDirectory
-            .appendingPathComponent("iavf-check-sub-\(getpid())-\(UUID().uuidString)")
-        let errURL = outURL.appendingPathExtension("err")
-        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let base = FileManager.default.temporaryDirectory.path + "/iavf-check-sub-\(getpid())-\(UUID().uuidString)"
+        let outFd = open(base, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let errFd = open(base + ".err", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer {
-            try? FileManager.default.removeItem(at: outURL)
-            try? FileManager.default.removeItem(at: errURL)
+            if outFd >= 0 { close(outFd) }
+            if errFd >= 0 { close(errFd) }
+            unlink(base); unlink(base + ".err")
         }
-        let outHandle = try FileHandle(forWritingTo: outURL)
-        let errHandle = try FileHandle(forWritingTo: errURL)
-        process.standardOutput = outHandle
-        process.standardError = errHandle
-        do {
-            try process.run()
-        } catch {
-            throw VMError.environment("cannot run \(executable): \(error.localizedDescription)")
+        guard outFd >= 0, errFd >= 0 else { throw VMError.environment("cannot create \(base): \(String(cString: strerror(errno)))") }
+        var argv = [executable] + arguments
+        if let environment {
+            argv = ["/usr/bin/env", "-i"] + environment.map { "\($0.key)=\($0.value)" }.sorted() + argv
+        }
+        var o = Spawn.Options()
+        o.stdout = outFd
+        o.stderr = errFd
+        o.directory = directory
+        o.searchPath = !executable.hasPrefix("/")
+        let pid: pid_t
+        do { pid = try Spawn.start(argv, o) } catch {
+            throw VMError.environment("cannot run \(executable): \(error)")
         }
         // make, apt, dpkg-deb: killed too when iavf-check is interrupted.
-        Interruption.adopt(process.processIdentifier, group: false)
-        process.waitUntilExit()
-        Interruption.release(process.processIdentifier)
+        Interruption.adopt(pid, group: false)
+        let st = Spawn.wait(pid) ?? 0
+        Interruption.release(pid)
         Interruption.parkIfInterrupted()
-        try? outHandle.close()
-        try? errHandle.close()
-        let out = (try? String(contentsOf: outURL, encoding: .utf8)) ?? ""
-        let err = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-        let status = process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus
-                                                                  : process.terminationStatus
-        return Output(status: status, stdout: out, stderr: err)
+        func text(_ fd: Int32) -> String {
+            lseek(fd, 0, SEEK_SET)
+            return String(decoding: Spawn.readAll(fd), as: UTF8.self)
+        }
+        return Output(status: Spawn.shellStatus(st), stdout: text(outFd), stderr: text(errFd))
     }
 }

@@ -1,3 +1,4 @@
+import IavfSystem
 import Foundation
 
 /// Everything that can go wrong around a VM run, each with a message that says what to do.
@@ -52,4 +53,8 @@ public enum VMError: Error, Equatable, CustomStringConvertible {
     }
 
     static func format(_ seconds: Double) -> String { String(format: "%.1f", seconds) }
+}
+
+extension VMError: ToolError {
+    public var exitStatus: Int32 { exitCode }
 }

@@ -25,7 +25,7 @@ struct SuiteResultsTests {
 
     @Test("defect 10: findings join cases by name; a missing or an extra mark moves nothing")
     func joinByName() {
-        let cases = ["a", "b", "c", "d"].map { SuiteCaseOutcome(name: $0, result: "PASS") }
+        let cases = ["a", "b", "c", "d"].map { SuiteCaseOutcome(name: $0, result: .pass) }
         // The checker never saw b's mark, and saw a stray mark "x" before c.
         let checker = [CheckerCaseCount(name: "a", findings: 1, violations: 0),
                        CheckerCaseCount(name: "x", findings: 9, violations: 9),
@@ -51,7 +51,7 @@ struct SuiteResultsTests {
         """
         let r = SuiteResults.ktapResults(text)
         #expect(r.map(\.name) == ["state: basic add/remove", "state: 8 VLANs add/remove", "state: VLAN persists across down/up"])
-        #expect(r.map(\.result) == ["PASS", "FAIL", "PASS"])
+        #expect(r.map(\.result) == [.pass, .fail, .pass])
         #expect(r[1].reason == "creating VLAN 107: RTNETLINK answers: Input/output error")
     }
 }

@@ -4,6 +4,7 @@ import IavfModel
 import IavfProbes
 import IavfRecorder
 import IavfScenarios
+import IavfSystem
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
@@ -13,36 +14,36 @@ import Glibc
 /// the testbed, records the ops with a fresh recorder and checker, and returns what the
 /// checker found. The ring buffer is polled on this thread the whole time (the ops and
 /// the resets run on a worker), so nothing is lost between attempts either.
-final class StressLab {
-    struct Attempt {
-        var number: Int
-        var ops: [StressOp]
-        var outcomes: [String]
-        var report: CheckReport?
-        var trace: String
+public final class StressLab {
+    public struct Attempt {
+        public var number: Int
+        public var ops: [StressOp]
+        public var outcomes: [String]
+        public var report: CheckReport?
+        public var trace: String
         /// For each finding's seq, the op (1-based) whose mark came last before it.
-        var opOfFinding: [Int64: Int]
-        var settled: Bool
+        public var opOfFinding: [Int64: Int]
+        public var settled: Bool
 
-        var violations: [Finding] { report?.findings.filter { $0.severity == .violation } ?? [] }
-        var lost: Bool { report?.verdict == .inconclusive }
-        func has(_ signature: String) -> Bool { violations.contains { StressLab.signature($0) == signature } }
+        public var violations: [Finding] { report?.findings.filter { $0.severity == .violation } ?? [] }
+        public var lost: Bool { report?.verdict == .inconclusive }
+        public func has(_ signature: String) -> Bool { violations.contains { StressLab.signature($0) == signature } }
     }
 
     let session: IavfProbeSession
-    let executor: StressExecutor
+    public let executor: StressExecutor
     let out: String
     let settleNs: UInt64
     let settleTimeout: Double
     let log: (String) -> Void
-    private(set) var attempts = 0
+    public private(set) var attempts = 0
     private var handler: (ProbeStreamItem) throws -> Void = { _ in }
     private var failure: Error?
 
     /// The table the checker follows (`--model`), or the generation's built-in one.
     let table: ModelTable?
 
-    init(executor: StressExecutor, out: String, settleMs: Int = 300, settleTimeout: Double = 20,
+    public init(executor: StressExecutor, out: String, settleMs: Int = 300, settleTimeout: Double = 20,
          table: ModelTable? = nil, log: @escaping (String) -> Void) throws {
         self.table = table
         guard geteuid() == 0 else { throw EnvironmentProblem("stress needs root (it attaches BPF probes)") }
@@ -65,17 +66,15 @@ final class StressLab {
         }
     }
 
-    func close() {
+    public func close() {
         try? session.pipeline.finish()
         session.close()
     }
 
-    var generation: Generation? {
-        session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
-    }
+    public var generation: Generation? { session.generation.model }
 
     /// "ghost-filter(R1)": what a shrunk sequence must reproduce.
-    static func signature(_ f: Finding) -> String {
+    public static func signature(_ f: Finding) -> String {
         f.rule.rawValue + (f.cause.map { "(\($0.rawValue))" } ?? "")
     }
 
@@ -85,7 +84,7 @@ final class StressLab {
         let finished = ManagedAtomicFlag()
         let t = Thread {
             body()
-            finished.set(monotonicNs())
+            finished.set(MonotonicClock.ns())
         }
         t.start()
         while true {
@@ -96,7 +95,7 @@ final class StressLab {
     }
 
     /// Resets the testbed, then runs `ops` with the recorder and the checker attached.
-    func attempt(_ ops: [StressOp]) throws -> Attempt {
+    public func attempt(_ ops: [StressOp]) throws -> Attempt {
         attempts += 1
         let number = attempts
         try resetTestbed()
@@ -110,7 +109,7 @@ final class StressLab {
         var opOfFinding: [Int64: Int] = [:]
         let table = self.table
         let recorder = TraceRecorder(
-            generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
+            generation: generation, kernel: LiveSession.kernelRelease(), settlePeriodNs: settleNs,
             start: { h in
                 writer = try TraceWriter(path: path, header: h)
                 let c = Checker(header: h, table: table?.generation == h.generation ? table : nil)
@@ -132,7 +131,7 @@ final class StressLab {
         // The ops act on VF1: its marks belong to it even before its first record.
         recorder.markDevice = executor.bed.vfs[0].pci
         handler = { item in
-            lastItemNs = monotonicNs()
+            lastItemNs = MonotonicClock.ns()
             try recorder.handle(item)
         }
         let marks = MarkQueue()
@@ -142,10 +141,10 @@ final class StressLab {
         try whileRunning({
             for (i, op) in ops.enumerated() {
                 marks.add("stress op \(i + 1): \(op)", nil)
-                outcomes.append(self.executor.run(op))
+                outcomes.append(self.executor.run(op).description)
             }
         }, done: { finishedAt in
-            let now = monotonicNs()
+            let now = MonotonicClock.ns()
             for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
             try recorder.tick(nowNs: now)
             guard let finishedAt else { return false }
@@ -168,7 +167,7 @@ final class StressLab {
     /// What to shrink for: a race or residual hole (R*, S*, P-*) over a trait of the
     /// unpatched design (U-*: every delete frees at send), so the minimal sequence shows
     /// an interleaving rather than the design; otherwise the first violation.
-    static func preferredTarget(_ violations: [Finding]) -> Finding? {
+    public static func preferredTarget(_ violations: [Finding]) -> Finding? {
         violations.first { f in f.cause.map { !$0.rawValue.hasPrefix("U-") } ?? false } ?? violations.first
     }
 
@@ -184,7 +183,7 @@ final class StressLab {
     /// with what its predecessor did.
     private func resetTestbed() throws {
         let quiet = Quiet()
-        let recorder = TraceRecorder(generation: generation, kernel: LiveRun.kernelRelease(), settlePeriodNs: settleNs,
+        let recorder = TraceRecorder(generation: generation, kernel: LiveSession.kernelRelease(), settlePeriodNs: settleNs,
                                      start: { _ in }, emit: { e in
             switch e.body {
             case .settled: quiet.state.noteSettled()
@@ -194,7 +193,7 @@ final class StressLab {
             }
         })
         handler = { item in
-            quiet.state.noteActivity(nowNs: monotonicNs())
+            quiet.state.noteActivity(nowNs: MonotonicClock.ns())
             try recorder.handle(item)
         }
         defer { handler = { _ in } }
@@ -203,7 +202,7 @@ final class StressLab {
             var at: DriverQuiet?
             var ok = false
             try whileRunning(body, done: { finishedAt in
-                let now = monotonicNs()
+                let now = MonotonicClock.ns()
                 try recorder.tick(nowNs: now)
                 guard let finishedAt else { return false }
                 if at == nil { at = quiet.state }
@@ -231,7 +230,7 @@ final class StressLab {
     }
 
     /// "stress op 12: add 104" -> 12.
-    static func opNumber(_ mark: String) -> Int? {
+    public static func opNumber(_ mark: String) -> Int? {
         guard mark.hasPrefix("stress op "), let colon = mark.firstIndex(of: ":") else { return nil }
         return Int(mark[mark.index(mark.startIndex, offsetBy: 10)..<colon])
     }

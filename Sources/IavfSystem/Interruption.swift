@@ -5,7 +5,7 @@ import Glibc
 #endif
 
 /// SIGINT and SIGTERM (CI's `timeout`) for the commands that boot guests: the guest must die
-/// with iavf-check, not run on as an orphan to the end of its workload. Every qemu is
+/// with iavf-check (and a workload with its parent), not run on as an orphan to the end of its workload. Every qemu is
 /// started in a process group of its own (and, through `setpriv --pdeathsig`, is killed by
 /// the kernel if iavf-check dies without a chance to clean up); on a signal the groups are
 /// killed, the registered hooks write what the run has so far, and the process exits with
@@ -99,69 +99,4 @@ public enum Interruption {
         for h in todo { h.run(sig) }
         _exit(exitCode(for: sig))
     }
-}
-
-/// A child started so that it cannot outlive iavf-check: its own process group (killed
-/// whole on SIGINT/SIGTERM), signal dispositions reset to default (the handlers above set
-/// SIGINT/SIGTERM to ignored, which exec would otherwise pass on), and, when util-linux's
-/// setpriv is there, PR_SET_PDEATHSIG=SIGKILL (set in the child before it execs the
-/// program, which a Swift posix_spawn cannot do), so even a SIGKILL of iavf-check takes it.
-final class GuardedChild {
-    let pid: pid_t
-    private var status: Int32?
-
-    init(executable: String, arguments: [String], output: Int32) throws {
-        var program = executable
-        var argv = [executable] + arguments
-        if let setpriv = HostTools.find("setpriv") {
-            program = setpriv
-            argv = [setpriv, "--pdeathsig", "KILL", "--", executable] + arguments
-        }
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-        posix_spawnattr_setpgroup(&attr, 0)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        posix_spawnattr_setsigmask(&attr, &mask)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, output, 1)
-        posix_spawn_file_actions_adddup2(&actions, output, 2)
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, program, &actions, &attr, &cargs, environ)
-        guard rc == 0 else { throw VMError.environment("cannot start \(executable): \(String(cString: strerror(rc)))") }
-        self.pid = pid
-        Interruption.adopt(pid, group: true)
-    }
-
-    private func reap(_ flags: Int32) {
-        guard status == nil else { return }
-        var st: Int32 = 0
-        var r: pid_t
-        repeat { r = waitpid(pid, &st, flags) } while r == -1 && errno == EINTR
-        if r == pid {
-            status = st
-            Interruption.release(pid)
-        }
-    }
-
-    var isRunning: Bool { reap(WNOHANG); return status == nil }
-
-    func send(_ signal: Int32) { if isRunning { kill(pid, signal) } }
-
-    func waitUntilExit() { reap(0) }
-
-    /// Killed by a signal (which), or exited (with what status).
-    var terminatingSignal: Int32? { status.flatMap { $0 & 0x7f != 0 ? $0 & 0x7f : nil } }
-    var exitStatus: Int32 { status.map { ($0 >> 8) & 0xff } ?? -1 }
 }

@@ -1,58 +1,51 @@
-import ArgumentParser
 import Foundation
 import IavfChecker
 import IavfModel
 import IavfProbes
 import IavfRecorder
 import IavfScenarios
+import IavfSystem
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Options `record` and `watch` share.
-struct LiveOptions: ParsableArguments {
-    @Option(help: "Record only this interface's adapter (default: every iavf adapter).")
-    var iface: String?
-
-    @Option(help: "Milliseconds without VLAN work (no current_op, no VLAN aq_required bits) before a `settled` event.")
-    var settleMs: Int = 500
-
-    @Option(help: "Stop after this many seconds (default: when COMMAND ends, or at SIGINT/SIGTERM).")
-    var duration: Double?
-
-    @Option(help: ArgumentHelp("Keep each device's quiet state (settled events, last driver event, reset in flight) in FILE, one line per device, for COMMAND to wait on (`suite cases --quiet-file`).", valueName: "file"))
-    var quietFile: String?
-
-    @Flag(help: "Also snapshot the filter list at function entries (more events; exits are always snapshotted).")
-    var snapshotAtEnter = false
-
-    @Argument(parsing: .postTerminator,
-              help: "A command to run while recording, e.g. a selftest. Its PASS/FAIL/SKIP lines become `mark` events.")
-    var command: [String] = []
-
-    func validate() throws {
-        guard settleMs >= 1 && settleMs <= 600_000 else { throw ValidationError("--settle-ms must be 1...600000") }
-        if let d = duration, d <= 0 { throw ValidationError("--duration must be positive") }
-    }
+/// What `record` and `watch` (and the guest side of `suite`) ask of a live session.
+public struct LiveOptions: Sendable {
+    /// Record only this interface's adapter (nil: every iavf adapter).
+    public var iface: String?
+    /// Milliseconds without VLAN work before a `settled` event.
+    public var settleMs = 500
+    /// Stop after this many seconds (nil: when the command ends, or at SIGINT/SIGTERM).
+    public var duration: Double?
+    /// Keep each device's quiet state here for the command to wait on.
+    public var quietFile: String?
+    /// Also snapshot at function entries.
+    public var snapshotAtEnter = false
+    /// The command to run while recording (empty: none).
+    public var command: [String] = []
+    /// Where the command's standard output goes (watch sends it to standard error, so its
+    /// own report on standard output stays clean).
+    public var commandStdout: Int32 = 1
+    public init() {}
 }
 
 /// Attaches the probes, runs the optional command, and feeds every contract event to
 /// `emit` until the command ends, the duration passes, or SIGINT/SIGTERM arrives. Probes
 /// are detached and the ring buffer drained before it returns.
-enum LiveRun {
-    struct Outcome {
-        var header: TraceHeader
-        var events: Int
-        var lost: UInt64
-        var commandStatus: Int32?
-        var signal: Int32?
+public enum LiveSession {
+    public struct Outcome {
+        public var header: TraceHeader
+        public var events: Int
+        public var lost: UInt64
+        public var commandStatus: Int32?
+        public var signal: Int32?
     }
 
-    /// `commandStdout`: where the command's standard output goes (watch sends it to standard
-    /// error, so its own report on standard output stays clean).
-    static func run(_ o: LiveOptions, commandStdout: Int32 = 1, start: @escaping (TraceHeader) throws -> Void,
-                    emit: @escaping (TraceEvent) throws -> Void) throws -> Outcome {
+    /// `warn`: non-fatal notes (unknown state names).
+    public static func run(_ o: LiveOptions, start: @escaping (TraceHeader) throws -> Void,
+                           emit: @escaping (TraceEvent) throws -> Void,
+                           warn: (String) -> Void = { _ in }) throws -> Outcome {
         var opts = IavfProbeSession.Options()
         opts.snapshotAtEnter = o.snapshotAtEnter
         if let iface = o.iface {
@@ -73,7 +66,7 @@ enum LiveRun {
             throw EnvironmentProblem("could not load and attach the iavf probes: \(error)\n`iavf-check doctor` shows which probe fails and why")
         }
         defer { session.close() }
-        let generation: Generation? = session.generation == .patched ? .patched : session.generation == .unpatched ? .unpatched : nil
+        let generation = session.generation.model
         // The quiet state COMMAND may wait on, per device: fed from the same events the
         // trace gets, written at each tick.
         var quiet: [String: DriverQuiet] = [:]
@@ -85,9 +78,9 @@ enum LiveRun {
                 switch e.body {
                 case .settled: q.noteSettled()
                 case .mark, .lost: break
-                case .reset(let phase): q.noteReset(entering: phase == .enter); q.noteActivity(nowNs: monotonicNs())
-                case .snapshot(let filters, _, _): q.noteSnapshot(empty: filters.isEmpty); q.noteActivity(nowNs: monotonicNs())
-                default: q.noteActivity(nowNs: monotonicNs())
+                case .reset(let phase): q.noteReset(entering: phase == .enter); q.noteActivity(nowNs: MonotonicClock.ns())
+                case .snapshot(let filters, _, _): q.noteSnapshot(empty: filters.isEmpty); q.noteActivity(nowNs: MonotonicClock.ns())
+                default: q.noteActivity(nowNs: MonotonicClock.ns())
                 }
                 quiet[e.dev] = q
             }
@@ -102,17 +95,17 @@ enum LiveRun {
         let marks = MarkQueue()
         var child: ChildCommand?
         if !o.command.isEmpty {
-            child = try ChildCommand(o.command, marks: marks, stdout: commandStdout)
+            child = try ChildCommand(o.command, marks: marks, stdout: o.commandStdout)
         }
         var failure: Error?
         try session.pipeline.setHandler { item in
             do { try recorder.handle(item) } catch { failure = error; return false }
             return true
         }
-        let deadline = o.duration.map { monotonicNs() + UInt64($0 * 1e9) }
+        let deadline = o.duration.map { MonotonicClock.ns() + UInt64($0 * 1e9) }
         try session.pipeline.run(stopOnSignals: true, pollTimeoutMs: 50) {
             do {
-                let now = monotonicNs()
+                let now = MonotonicClock.ns()
                 for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
                 try recorder.tick(nowNs: now)
                 publish()
@@ -128,46 +121,35 @@ enum LiveRun {
         if let signal, let c = child { c.forward(signal) }
         let status = child?.wait()
         for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }
-        try recorder.tick(nowNs: monotonicNs())
+        try recorder.tick(nowNs: MonotonicClock.ns())
         try recorder.finish()
         if let failure { throw failure }
         if !recorder.unknownStates.isEmpty {
-            FileHandleOutput.stderr("iavf-check: warning: unknown filter state names \(recorder.unknownStates.sorted()) recorded as INVALID\n")
+            warn("unknown filter state names \(recorder.unknownStates.sorted()) recorded as INVALID")
         }
         return Outcome(header: recorder.header!, events: recorder.events, lost: recorder.lost,
                        commandStatus: status, signal: signal)
     }
 
-    static func kernelRelease() -> String {
+    public static func kernelRelease() -> String {
         var u = utsname()
         uname(&u)
         return withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
     }
 }
 
-func monotonicNs() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
-
-/// Exit 3 with one message: what is missing and what to do.
-struct EnvironmentProblem: Error, CustomStringConvertible {
-    var description: String
-    init(_ s: String) { description = s }
-}
-
 /// Test-case results from the command's output, handed from its reader threads to the loop.
-final class MarkQueue: @unchecked Sendable {
+public final class MarkQueue: @unchecked Sendable {
+    public init() {}
     private let lock = NSLock()
     private var items: [(text: String, result: TraceEvent.MarkResult?, t: UInt64)] = []
 
-    func add(_ text: String, _ result: TraceEvent.MarkResult?) {
-        let t = monotonicNs()
+    public func add(_ text: String, _ result: TraceEvent.MarkResult?) {
+        let t = MonotonicClock.ns()
         lock.lock(); items.append((text, result, t)); lock.unlock()
     }
 
-    func drain() -> [(text: String, result: TraceEvent.MarkResult?, t: UInt64)] {
+    public func drain() -> [(text: String, result: TraceEvent.MarkResult?, t: UInt64)] {
         lock.lock(); defer { lock.unlock() }
         let out = items
         items.removeAll()
@@ -176,8 +158,7 @@ final class MarkQueue: @unchecked Sendable {
 }
 
 /// The command run under `record`/`watch`: its output is passed through unchanged and
-/// scanned for PASS/FAIL/SKIP lines. Spawned with posix_spawn (Foundation's Process needs
-/// a run-loop socket that minimal guests may not give it).
+/// scanned for PASS/FAIL/SKIP lines.
 final class ChildCommand: @unchecked Sendable {
     private var pid: pid_t = 0
     private var status: Int32?
@@ -188,20 +169,15 @@ final class ChildCommand: @unchecked Sendable {
         guard pipe(&outPipe) == 0, pipe(&errPipe) == 0 else {
             throw EnvironmentProblem("cannot create pipes: \(String(cString: strerror(errno)))")
         }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
-        posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
-        for fd in outPipe + errPipe { posix_spawn_file_actions_addclose(&actions, fd) }
-        var cargs = argv.map { strdup($0) } + [nil]
-        defer { for a in cargs { free(a) } }
-        let rc = posix_spawnp(&pid, argv[0], &actions, nil, &cargs, environ)
-        close(outPipe[1])
-        close(errPipe[1])
-        guard rc == 0 else {
+        var o = Spawn.Options()
+        o.stdin = 0
+        o.stdout = outPipe[1]
+        o.stderr = errPipe[1]
+        o.close = outPipe + errPipe
+        defer { close(outPipe[1]); close(errPipe[1]) }
+        do { pid = try Spawn.start(argv, o) } catch {
             close(outPipe[0]); close(errPipe[0])
-            throw EnvironmentProblem("cannot run \(argv[0]): \(String(cString: strerror(rc)))")
+            throw error
         }
         for (fd, to) in [(outPipe[0], stdout), (errPipe[0], Int32(2))] {
             group.enter()
@@ -215,10 +191,7 @@ final class ChildCommand: @unchecked Sendable {
 
     /// The command has exited and its output is read to the end.
     var isDone: Bool {
-        if status == nil {
-            var st: Int32 = 0
-            if waitpid(pid, &st, WNOHANG) == pid { status = Self.decode(st) }
-        }
+        if status == nil, let st = Spawn.wait(pid, noHang: true) { status = Spawn.shellStatus(st) }
         return status != nil && group.wait(timeout: .now()) == .success
     }
 
@@ -227,19 +200,9 @@ final class ChildCommand: @unchecked Sendable {
     }
 
     func wait() -> Int32 {
-        if status == nil {
-            var st: Int32 = 0
-            while waitpid(pid, &st, 0) == -1 && errno == EINTR {}
-            status = Self.decode(st)
-        }
+        if status == nil { status = Spawn.shellStatus(Spawn.wait(pid) ?? 0) }
         group.wait()
         return status!
-    }
-
-    /// Exit status, or 128 + signal as shells report it.
-    private static func decode(_ st: Int32) -> Int32 {
-        let sig = st & 0x7f
-        return sig == 0 ? (st >> 8) & 0xff : 128 + sig
     }
 
     private static func pump(_ fd: Int32, to: Int32, marks: MarkQueue) {

@@ -1,0 +1,127 @@
+import Foundation
+import IavfSystem
+import IavfVM
+
+/// A guest with the emulated PF running and the stock iavf bound to its VFs: builds
+/// avfpf.ko against the kernel's headers (cached), boots the kernel under QEMU with the
+/// PF's DMA window reserved, starts `iavf-check pf`, loads 8021q and iavf, runs `job`
+/// (shell), stops the PF and saves dmesg. What `suite`, `stress` and `bench downup` share.
+public struct EmulatedPFGuest: Sendable {
+    /// What `--kernel` gave for this guest (an alias, a package, a .deb, a tree).
+    public var kernel: String
+    /// The host directory shared with the guest (read-write), where results land.
+    public var out: String
+    /// pf-module/ sources.
+    public var moduleDir: String
+    /// The iavf-check binary the guest runs (the host's own).
+    public var exe: String
+    public var timeout: Double
+    /// Names the PF's log, trace and dmesg files: pf-TAG.log, pf-TAG.jsonl, dmesg-TAG.txt.
+    public var tag: String
+    /// Extra arguments for `iavf-check pf`.
+    public var pfArguments: [String] = []
+    /// Progress lines on the host (kernel fetch, module build, boot).
+    public var progress = true
+
+    public static let pfControl = "/tmp/pf.ctl"
+    public static let pfReady = "/tmp/pf.ready"
+
+    public init(kernel: String, out: String, moduleDir: String, exe: String, timeout: Double, tag: String) {
+        self.kernel = kernel
+        self.out = out
+        self.moduleDir = moduleDir
+        self.exe = exe
+        self.timeout = timeout
+        self.tag = tag
+    }
+
+    public var pfTrace: String { "\(out)/pf-\(tag).jsonl" }
+
+    public struct Outcome: Sendable {
+        public var release: String
+        /// The job's exit status, or nil when the guest never reached its end.
+        public var jobExit: Int32?
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The guest's shell script around `job`: PF up and ready, drivers loaded, the job, its
+    /// status on a line of its own, the PF stopped, dmesg saved.
+    public func script(job: String) -> String {
+        let pf = (["\"$IAVF_CHECK\"", "pf", "-q"] + pfArguments.map(GuestCommand.quote)
+                  + ["--trace", GuestCommand.quote(pfTrace), "--ready", Self.pfReady, "--control", Self.pfControl])
+            .joined(separator: " ")
+        return """
+        set -u
+        \(pf) 2>"$OUT/pf-\(tag).log" &
+        PF=$!
+        n=0; while [ ! -e \(Self.pfReady) ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
+        modprobe 8021q; modprobe iavf
+        \(job)
+        echo "JOB_EXIT=$?"
+        kill -TERM $PF; wait $PF
+        dmesg > "$OUT/dmesg-\(tag).txt"
+        """
+    }
+
+    /// The job's status from the guest's standard output (nil: it never got there).
+    public static func jobExit(stdout: String) -> Int32? {
+        stdout.split(separator: "\n").last { $0.hasPrefix("JOB_EXIT=") }.flatMap { Int32($0.dropFirst(9)) }
+    }
+
+    public func run(job: String, note: (String) -> Void = { _ in }) throws -> Outcome {
+        let vmProgress = VMProgress(enabled: progress)
+        let prepared = try KernelStore(progress: vmProgress).prepare(try KernelSpec.parse(kernel))
+        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
+        note("\(kernel) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built")")
+        var options = VirtualMachine.Options(kernel: kernel, command: ["sh", "-c", script(job: job)])
+        options.timeout = timeout
+        options.kernelArguments = ["memmap=2M$0x7e000000"]
+        options.insmodFiles = [module.path]
+        options.writableDirectories = [out]
+        options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
+        let outcome = try VirtualMachine(progress: vmProgress).run(options)
+        let stdout = outcome.result.stdoutText
+        return Outcome(release: outcome.kernel.release, jobExit: Self.jobExit(stdout: stdout), stdout: stdout,
+                       stderr: outcome.result.stderrText)
+    }
+
+    /// pf-module/ of this checkout, found from the working directory or the executable.
+    public static func findModuleSources() -> String? {
+        var candidates = [FileManager.default.currentDirectoryPath + "/pf-module"]
+        var dir = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 { candidates.append(dir.path + "/pf-module"); dir = dir.deletingLastPathComponent() }
+        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/avfpf.c") }
+    }
+
+    public static var executable: String { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path }
+}
+
+/// `--kernel` of the commands that boot guests: `both` (unpatched then patched), or a
+/// comma-separated list of anything `vm run --kernel` takes, in the order given.
+public enum KernelList {
+    public static func parse(_ text: String) throws -> [String] {
+        let items = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !items.isEmpty, !items.contains(where: \.isEmpty) else {
+            throw BadInput("--kernel '\(text)': empty entry; give unpatched, patched, both or a comma-separated list of kernels")
+        }
+        var out: [String] = []
+        for i in items {
+            for k in i.lowercased() == "both" ? ["unpatched", "patched"] : [i] {
+                do { _ = try KernelSpec.parse(k) } catch let e as VMError { throw BadInput("--kernel: \(e)") }
+                guard !out.contains(k) else { throw BadInput("--kernel '\(text)': \(k) is named twice") }
+                out.append(k)
+            }
+        }
+        return out
+    }
+
+    /// A short name for files and columns: the alias, or the last path or package component.
+    public static func tag(_ kernel: String) -> String {
+        if KernelSpec.alias(named: kernel) != nil { return kernel.lowercased() }
+        var t = URL(fileURLWithPath: kernel).lastPathComponent
+        if t.hasSuffix(".deb") { t.removeLast(4) }
+        t = t.replacingOccurrences(of: "linux-image-", with: "")
+        return String(t.map { $0.isLetter || $0.isNumber || "._+-".contains($0) ? $0 : "_" })
+    }
+}

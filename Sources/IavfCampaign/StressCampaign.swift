@@ -1,0 +1,182 @@
+import Foundation
+import IavfChecker
+import IavfScenarios
+
+/// What a stress run reports for one kernel (stress.json; read back by the host and `report`).
+public struct StressReport: Codable, Sendable, Equatable {
+    public struct Entry: Codable, Sendable, Equatable {
+        public var rule: String
+        public var cause: String?
+        public var dev: String
+        public var vid: Int?
+        public var event: String
+        public var message: String
+        /// The op (1-based) whose mark came last before the finding.
+        public var op: Int?
+        public var opText: String?
+    }
+
+    public var kernel: String
+    public var generation: String
+    public var seed: UInt64?
+    public var ops: [String]
+    public var outcomes: [String]
+    public var verdict: Verdict
+    public var settled: Bool
+    public var findings: [Entry]
+    public var target: String?
+    public var minimal: [String]?
+    public var shrinkRuns: Int
+    public var confirmed: Int?
+    public var confirmRuns: Int?
+    public var trace: String
+    public var minimalTrace: String?
+    public var seconds: Double
+
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
+    }
+
+    public static func decode(_ data: Data) throws -> StressReport { try JSONDecoder().decode(StressReport.self, from: data) }
+
+    /// The text `stress` prints for a kernel.
+    public func text(kernelName k: String, release: String) -> String {
+        var s = "=== \(k) (\(release), \(generation)): " + (seed.map { "seed \($0), " } ?? "replay, ")
+        s += "\(ops.count) ops, \(Int(seconds)) s: \(verdict.rawValue.uppercased())\n"
+        if !settled { s += "  (the driver did not settle after the last op: rules judged at settle points were not applied)\n" }
+        for f in findings.prefix(10) {
+            s += "  \(f.rule)\(f.cause.map { " (\($0))" } ?? "") on \(f.dev)\(f.vid.map { " VLAN \($0)" } ?? "") at \(f.event)"
+            s += f.op.map { " after op \($0) '\(f.opText ?? "?")'" } ?? " before the first op"
+            s += ": \(f.message)\n"
+        }
+        if findings.count > 10 { s += "  ... \(findings.count - 10) more in stress.json\n" }
+        if let target, let minimal {
+            s += "  shrunk \(ops.count) -> \(minimal.count) ops in \(shrinkRuns) runs; \(target) "
+            s += "reproduced \(confirmed ?? 0)/\(confirmRuns ?? 0) times:\n    \(minimal.joined(separator: "; "))\n"
+            s += "  replay: iavf-check stress --kernel \(k) --replay '\(minimal.joined(separator: "; "))'\n"
+        }
+        s += "  trace: \(trace)\(minimalTrace.map { "; minimal: \($0)" } ?? "")\n"
+        return s
+    }
+}
+
+/// The campaign `stress` runs in a guest: one attempt of the ops, then, for a violation,
+/// a cut after the op it was seen at, ddmin shrinking while the same rule (and cause) still
+/// fires, and confirmation runs of the minimal sequence. Independent of how an attempt is
+/// made: the guest passes a `StressLab`; tests pass a function.
+public struct StressCampaign {
+    public struct Settings: Sendable {
+        public var shrinkAttempts = 40
+        public var tries = 2
+        public var confirm = 3
+        /// Shrink for this signature prefix (default: `StressLab.preferredTarget`).
+        public var target: String?
+        public init() {}
+    }
+
+    /// What one attempt gives the campaign.
+    public struct Outcome {
+        public var violations: [Finding]
+        public var lost: Bool
+        public var settled: Bool
+        public var outcomes: [String]
+        public var trace: String
+        public var opOfFinding: [Int64: Int]
+        public init(violations: [Finding], lost: Bool, settled: Bool, outcomes: [String], trace: String, opOfFinding: [Int64: Int]) {
+            self.violations = violations
+            self.lost = lost
+            self.settled = settled
+            self.outcomes = outcomes
+            self.trace = trace
+            self.opOfFinding = opOfFinding
+        }
+        public func has(_ signature: String) -> Bool { violations.contains { StressLab.signature($0) == signature } }
+    }
+
+    public var settings: Settings
+    public var attempt: ([StressOp]) throws -> Outcome
+    public var log: (String) -> Void
+
+    public init(settings: Settings, attempt: @escaping ([StressOp]) throws -> Outcome, log: @escaping (String) -> Void) {
+        self.settings = settings
+        self.attempt = attempt
+        self.log = log
+    }
+
+    /// Runs the campaign; `kernel`, `generation`, `seed` only label the report. The
+    /// report's traces are the first attempt's and one reproducing run of the minimal one.
+    public func run(_ ops: [StressOp], kernel: String, generation: String, seed: UInt64?) throws -> StressReport {
+        let t0 = Date()
+        let first = try attempt(ops)
+        log("run 1: \(first.violations.count) violation(s)\(first.lost ? ", events lost" : "")")
+        var report = StressReport(
+            kernel: kernel, generation: generation, seed: seed,
+            ops: ops.map(\.description), outcomes: first.outcomes,
+            verdict: first.violations.isEmpty ? (first.lost ? .inconclusive : .pass) : .fail,
+            settled: first.settled,
+            findings: first.violations.map { f in
+                let op = first.opOfFinding[f.seq]
+                return .init(rule: f.rule.rawValue, cause: f.cause?.rawValue, dev: f.dev, vid: f.key.map { Int($0.vid) },
+                             event: f.event, message: f.message, op: op, opText: op.map { ops[$0 - 1].description })
+            },
+            target: nil, minimal: nil, shrinkRuns: 0, confirmed: nil, confirmRuns: nil,
+            trace: first.trace, minimalTrace: nil, seconds: 0)
+
+        let chosen = settings.target.map { t in first.violations.first { StressLab.signature($0).hasPrefix(t) } }
+            ?? StressLab.preferredTarget(first.violations)
+        if let f = chosen {
+            let target = StressLab.signature(f)
+            report.target = target
+            var shrinker = Shrinker<StressOp>(maxAttempts: settings.shrinkAttempts)
+            shrinker.onProgress = { log("shrunk to \($0.count) ops: \(StressPlan.text($0))") }
+            var runs = 0
+            func reproduces(_ candidate: [StressOp]) throws -> Bool {
+                for _ in 0..<settings.tries {
+                    runs += 1
+                    if try attempt(candidate).has(target) { return true }
+                }
+                return false
+            }
+            // The ops after the one the finding was seen at cannot have caused it: try
+            // without them first (one run instead of many of ddmin's).
+            var start = ops
+            if let n = first.opOfFinding[f.seq], n < ops.count, settings.shrinkAttempts > 0,
+               try reproduces(Array(ops.prefix(n))) {
+                start = Array(ops.prefix(n))
+                log("cut after op \(n): \(n) ops")
+            }
+            let minimal = try shrinker.shrink(start, reproduces: reproduces)
+            var confirmed = 0
+            for _ in 0..<settings.confirm {
+                let a = try attempt(minimal)
+                if a.has(target) { confirmed += 1; report.minimalTrace = report.minimalTrace ?? a.trace }
+            }
+            report.minimal = minimal.map(\.description)
+            report.shrinkRuns = runs
+            report.confirmed = confirmed
+            report.confirmRuns = settings.confirm
+            log("minimal (\(minimal.count) ops, \(target) in \(confirmed)/\(settings.confirm) runs): \(StressPlan.text(minimal))")
+        }
+        report.seconds = Date().timeIntervalSince(t0)
+        return report
+    }
+}
+
+extension StressLab {
+    /// The lab as a campaign's attempt function.
+    public func campaignAttempt(_ ops: [StressOp]) throws -> StressCampaign.Outcome {
+        let a = try attempt(ops)
+        return .init(violations: a.violations, lost: a.lost, settled: a.settled, outcomes: a.outcomes, trace: a.trace,
+                     opOfFinding: a.opOfFinding)
+    }
+
+    /// Removes the attempts' traces except `keep`.
+    public func pruneTraces(keeping keep: Set<String>) {
+        for n in stride(from: 1, through: attempts, by: 1) {
+            let p = "\(out)/stress-attempt-\(n).jsonl"
+            if !keep.contains(p) { try? FileManager.default.removeItem(atPath: p) }
+        }
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import IavfCampaign
+import IavfChecker
+import IavfKTAP
+import IavfModel
+import IavfScenarios
+import IavfSystem
+import Testing
+
+/// The engines of the commands that boot guests, without a guest: what they do with what a
+/// guest leaves in the shared directory, and the campaign logic over a scripted attempt.
+@Suite struct CampaignTests {
+    func scratch() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test("--kernel: both expands in order, lists keep their order, duplicates and unknown names are bad input")
+    func kernelList() throws {
+        #expect(try KernelList.parse("both") == ["unpatched", "patched"])
+        #expect(try KernelList.parse("patched, unpatched") == ["patched", "unpatched"])
+        #expect(try KernelList.parse("linux-image-6.12.57+deb12-amd64=6.12.57-1~deb12u1,patched").count == 2)
+        for bad in ["", "patched,,unpatched", "both,patched", "nosuchkernel", "./no/such/dir"] {
+            #expect(throws: BadInput.self) { try KernelList.parse(bad) }
+        }
+        #expect(KernelList.tag("patched") == "patched")
+        #expect(KernelList.tag("/tmp/x/linux-image-6.12.57+deb12-amd64_6.12.57-1_amd64.deb") == "6.12.57+deb12-amd64_6.12.57-1_amd64")
+    }
+
+    @Test("the guest script quotes what it passes on and reports the job's status")
+    func guestScript() {
+        var g = EmulatedPFGuest(kernel: "patched", out: "/tmp/o'ut", moduleDir: "/m", exe: "/x", timeout: 10, tag: "patched")
+        g.pfArguments = ["--service-us", "50", "it's"]
+        let s = g.script(job: "true")
+        #expect(s.contains(#"pf -q --service-us 50 'it'\''s' --trace '/tmp/o'\''ut/pf-patched.jsonl'"#))
+        #expect(s.contains("modprobe 8021q; modprobe iavf\ntrue\necho \"JOB_EXIT=$?\""))
+        #expect(EmulatedPFGuest.jobExit(stdout: "a\nJOB_EXIT=3\n") == 3)
+        #expect(EmulatedPFGuest.jobExit(stdout: "no status") == nil)
+    }
+
+    @Test("a kernel's result joins the runner's cases and the checker's labels by name; missing cases are a problem")
+    func collect() throws {
+        let out = try scratch()
+        let names = SuiteResults.expectedNames(only: "8 VLANs")
+        let cases = names.enumerated().map { i, n in SuiteCaseOutcome(name: n, result: i == 0 ? .fail : .pass, reason: i == 0 ? "limit" : "") }
+        try JSONEncoder().encode(cases).write(to: URL(fileURLWithPath: "\(out)/cases-k.json"))
+        let watch = """
+        {"verdict":"fail","events":3,"devices":["eth0"],"generation":"unpatched","findings":[],"findings_total":2,"counts":{},
+         "cases":[{"name":"\(names[0])","result":"FAIL","findings":2,"violations":1,"rules":["ghost-filter(R1)"]}],
+         "outside_cases":{"findings":0,"violations":0},"inconclusive_reasons":[]}
+        """
+        try Data(watch.utf8).write(to: URL(fileURLWithPath: "\(out)/watch-k.json"))
+        let k = SuiteCampaign.collect(kernel: "unpatched", tag: "k", release: "6.1.0-47-amd64", jobFinished: true, out: out,
+                                      only: "8 VLANs", seconds: 12)
+        #expect(k.problem == nil)
+        #expect(k.cases.count == names.count)
+        #expect(k.cases[0].rules == ["ghost-filter(R1)"] && k.cases[0].violations == 1 && k.cases[1].rules.isEmpty)
+        #expect(!k.allPassed)
+
+        // The guest died after two cases: its KTAP lines are what is left.
+        try FileManager.default.removeItem(atPath: "\(out)/cases-k.json")
+        try Data("KTAP version 1\n1..9\n# took 1.00 s\nok 1 \(names[0])\n# took 2.00 s\n# \(names[1]): boom\nnot ok 2 \(names[1])\n".utf8)
+            .write(to: URL(fileURLWithPath: "\(out)/console-k.txt"))
+        let dead = SuiteCampaign.collect(kernel: "unpatched", tag: "k", release: "?", jobFinished: false, out: out,
+                                         only: "8 VLANs", seconds: 1)
+        #expect(dead.cases.map(\.name) == Array(names.prefix(2)))
+        #expect(dead.cases[1].reason == "boom")
+        let problem = try #require(dead.problem)
+        #expect(problem.contains("did not finish") && problem.contains("missing"))
+    }
+
+    @Test("suite.json round-trips through SuiteReport and keeps its schema's keys; KTAP has a subtest per kernel")
+    func suiteReport() throws {
+        let r = SuiteReport(kernels: [
+            .init(kernel: "unpatched", release: "6.1.0-47-amd64", checkerVerdict: "fail", seconds: 100, problem: nil,
+                  cases: [SuiteCaseOutcome(name: "a", result: .fail, reason: "why", rules: ["ghost-filter(R1)"]),
+                          SuiteCaseOutcome(name: "b", result: .pass)]),
+            .init(kernel: "patched", release: "6.1.0-56-amd64", checkerVerdict: "pass", seconds: 90, problem: nil,
+                  cases: [SuiteCaseOutcome(name: "a", result: .pass), SuiteCaseOutcome(name: "b", result: .pass)]),
+        ], interrupted: false)
+        let data = try r.encoded()
+        #expect(try SuiteReport.decode(data) == r)
+        let obj = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let k0 = try #require((obj["kernels"] as? [[String: Any]])?.first)
+        #expect(Set(k0.keys) == ["kernel", "release", "checker_verdict", "seconds", "passed", "total", "complete", "problem", "cases"])
+        #expect(k0["problem"] is NSNull)
+        let points = KTAPReader.points(r.ktap)
+        #expect(points.map(\.name) == ["unpatched", "patched"])
+        #expect(points.map(\.result) == [.notOk, .ok])
+        #expect(r.ktap.contains("    # checker: ghost-filter(R1)\n    not ok 1 a\n"))
+        #expect(!r.allPassed)
+    }
+
+    @Test("live progress: one line per finished case, with its time, reason and the findings printed while it ran")
+    func progress() {
+        let p = SuiteProgress(kernel: "unpatched", total: 3)
+        var lines: [SuiteProgress.Line] = []
+        for l in ["KTAP version 1", "1..3", "iavf-check: VIOLATION ghost-filter dev eth0 VLAN 107 at seq 30", "# took 1.84 s",
+                  "ok 1 state: basic add/remove", "# took 0.50 s", "# state: 8 VLANs: RTNETLINK answers: Input/output error",
+                  "not ok 2 state: 8 VLANs", "# other"] {
+            if let x = p.feed(l) { lines.append(x) }
+        }
+        #expect(lines.count == 2)
+        #expect(lines[0].text.hasPrefix("PASS state: basic add/remove (1.8 s)  [unpatched 1/3]"))
+        #expect(lines[0].findings == ["VIOLATION ghost-filter dev eth0 VLAN 107 at seq 30"])
+        #expect(!lines[1].passed && lines[1].reason == "RTNETLINK answers: Input/output error" && lines[1].findings.isEmpty)
+        #expect(lines[1].number == 2 && lines[1].seconds == 0.5)
+    }
+
+    @Test("stress host: the guest's command line quotes every argument")
+    func stressJob() {
+        let h = StressHost(kernels: ["patched"], out: "/o", moduleDir: "/m", exe: "/x", timeout: 1,
+                           guestArguments: ["--replay", "add 102; pf-reset; del 102"])
+        let job = h.job(kernel: "patched", dir: "/o/patched", tag: "patched")
+        #expect(job.contains("--replay 'add 102; pf-reset; del 102'"))
+        #expect(job.hasSuffix("2> \"$OUT/stress-patched.log\""))
+    }
+}
+
+/// The stress campaign over scripted attempts: cut after the op, shrink, confirm.
+@Suite struct StressCampaignTests {
+    static func finding(_ rule: Rule, _ cause: Cause?, seq: Int64) -> Finding {
+        Finding(rule: rule, seq: seq, dev: "eth0", key: VlanKey(vid: 102), message: "m", event: "settled", cause: cause)
+    }
+
+    @Test("a violation that needs `add 102` and `pf-reset` shrinks to those two ops and is confirmed")
+    func shrinks() throws {
+        let ops = try StressPlan.parse("add 100; add 102; down; up; pf-reset; del 100; del 102; add 104")
+        var runs = 0
+        let attempt: ([StressOp]) throws -> StressCampaign.Outcome = { candidate in
+            runs += 1
+            let text = candidate.map(\.description)
+            let hit = text.contains("add 102") && text.contains("pf-reset")
+            let f = Self.finding(.lostFilter, nil, seq: 10)
+            return .init(violations: hit ? [f] : [], lost: false, settled: true, outcomes: candidate.map { _ in "ok" },
+                         trace: "/t/\(runs).jsonl", opOfFinding: hit ? [10: candidate.count] : [:])
+        }
+        var settings = StressCampaign.Settings()
+        settings.tries = 1
+        settings.confirm = 2
+        let report = try StressCampaign(settings: settings, attempt: attempt, log: { _ in })
+            .run(ops, kernel: "patched", generation: "patched", seed: 7)
+        #expect(report.verdict == .fail)
+        #expect(report.minimal == ["add 102", "pf-reset"])
+        #expect(report.confirmed == 2 && report.confirmRuns == 2)
+        #expect(report.trace == "/t/1.jsonl" && report.minimalTrace != nil)
+        #expect(try StressReport.decode(try report.encoded()) == report)
+    }
+
+    @Test("no violation: pass, nothing shrunk; lost events without a violation: inconclusive")
+    func passAndInconclusive() throws {
+        let ops = try StressPlan.parse("add 100; del 100")
+        for lost in [false, true] {
+            let r = try StressCampaign(settings: .init(), attempt: { c in
+                .init(violations: [], lost: lost, settled: true, outcomes: [], trace: "/t", opOfFinding: [:])
+            }, log: { _ in }).run(ops, kernel: "k", generation: "patched", seed: nil)
+            #expect(r.verdict == (lost ? .inconclusive : .pass))
+            #expect(r.minimal == nil && r.shrinkRuns == 0)
+        }
+    }
+}
