@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfKTAP", "IavfSystem"], path: "Sources/IavfScenarios"),
         // The engines of the commands that boot guests: the guest with the emulated PF, the
         // live session (attach, run a child, record), the suite and stress campaigns.
-        .target(name: "IavfCampaign", dependencies: ["IavfVM", "IavfProbes", "IavfRecorder", "IavfChecker", "IavfScenarios",
+        .target(name: "IavfCampaign", dependencies: ["IavfVM", "IavfBench", "IavfProbes", "IavfRecorder", "IavfChecker", "IavfScenarios",
                                                      "IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem"],
                 path: "Sources/IavfCampaign"),
         // Down/up latency from probe traces: cycles, HdrHistogram percentiles, the SVG plot.
@@ -94,7 +94,7 @@ let package = Package(
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),
         .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios", "IavfKTAP"], path: "Tests/IavfScenariosTests"),
-        .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem"],
+        .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfBench", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem"],
                     path: "Tests/IavfCampaignTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],

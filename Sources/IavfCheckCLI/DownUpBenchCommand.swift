@@ -31,7 +31,7 @@ struct DownUpBenchCommand: ParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case text, json }
 
-    @Option(help: "Kernels, comma-separated: unpatched, patched, or both (= unpatched,patched).")
+    @Option(help: "Kernels, comma-separated, in the table's order: unpatched, patched, both (= unpatched,patched), a Debian kernel package, a .deb or a tree.")
     var kernel: String = "unpatched,patched"
 
     @Option(help: "VLAN counts, comma-separated.")
@@ -56,6 +56,9 @@ struct DownUpBenchCommand: ParsableCommand {
     @Flag(help: "Boot nothing: analyse the traces an earlier run left in --output again.")
     var reanalyse = false
 
+    @Flag(help: "No progress lines while the guests run.")
+    var quiet = false
+
     func validate() throws {
         guard iterations >= 1 && iterations <= 10_000 else { throw ValidationError("--iterations must be 1...10000") }
         guard !vlanCounts.isEmpty, vlanCounts.allSatisfy({ $0 >= 0 && $0 <= 8 }) else {
@@ -65,144 +68,24 @@ struct DownUpBenchCommand: ParsableCommand {
 
     var vlanCounts: [Int] { vlans.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) } }
 
-    struct KernelResult {
-        var name: String
-        var release: String
-        var stats: [DownUpStats]
-        var wallWith: Double
-        var wallWithout: Double
-        var checker: String
-        /// bpf_stats of the probe programs over the loop: (program, runs, ns per run).
-        var programStats: [(String, UInt64, Double)]
-    }
-
     func run() throws {
         // Bad input fails before anything builds or boots.
         let kernels = try KernelList.parse(kernel)
-        _ = try model.load()
-        Interruption.install()
+        let watchArguments = try model.guestArguments()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let moduleDir = try pf.directory()
-        let exe = EmulatedPFGuest.executable
-        var results: [KernelResult] = []
-        for k in kernels {
-            do {
-                results.append(reanalyse ? try analyse(k, out: out, release: nil)
-                                         : try runKernel(k, out: out, moduleDir: moduleDir, exe: exe))
-            } catch let e as VMError {
-                throw EnvironmentProblem("\(k): \(e)")
+        var campaign = DownUpCampaign(kernels: kernels, out: out, moduleDir: reanalyse ? "" : try pf.directory(),
+                                      exe: EmulatedPFGuest.executable, vlans: vlans, iterations: iterations, serviceUs: serviceUs)
+        campaign.watchArguments = watchArguments
+        campaign.note = { FileHandleOutput.stderr("iavf-check: \($0)\n") }
+        if !quiet {
+            campaign.onKernel = { k in
+                for c in k.counts {
+                    FileHandleOutput.stderr("\(k.kernel): \(c.vlans) VLANs: up p50 \(c.p50Ms.map { String(format: "%.1f", $0) } ?? "-") ms, \(c.vlanMessagesPerCycle.map { String(format: "%.1f", $0) } ?? "-") VLAN msgs/cycle\n")
+                }
             }
         }
-        FileManager.default.createFile(atPath: out + "/downup.svg",
-                                       contents: Data(DownUpPlot.svg(results.map { ("\($0.name) (\($0.release))", $0.stats) }).utf8))
-        let json = jsonReport(results)
-        FileManager.default.createFile(atPath: out + "/downup.json", contents: Data(json.utf8))
-        FileHandleOutput.stdout(format == .json ? json : textReport(results, out: out))
-    }
-
-    private func runKernel(_ k: String, out: String, moduleDir: String, exe: String) throws -> KernelResult {
-        let loop = "\"$IAVF_CHECK\" bench downup-guest --pf-control \(EmulatedPFGuest.pfControl) --pf-trace \"$OUT/pf-downup-\(k).jsonl\" --vlans \(vlans) --iterations \(iterations)"
-        var guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)")
-        guest.pfArguments = ["--service-us", String(serviceUs)]
-        // The loop once without probes (wall time), then under watch with BPF run-time stats on.
-        let outcome = try guest.run(job: """
-        \(loop) > "$OUT/downup-noprobes-\(k).txt" 2>&1
-        echo 1 > /proc/sys/kernel/bpf_stats_enabled
-        "$IAVF_CHECK" watch -o "$OUT/downup-\(k).jsonl" --format json --settle-ms 200 \(try model.guestArguments().map(GuestCommand.quote).joined(separator: " ")) -- sh -c '\(loop); "$IAVF_CHECK" doctor --stats --no-attach-test --format json > "$OUT/downup-stats-\(k).json"' > "$OUT/downup-watch-\(k).json" 2> "$OUT/downup-probes-\(k).txt"
-        """, note: { FileHandleOutput.stderr("iavf-check: \($0)\n") })
-        guard outcome.jobExit != nil else {
-            throw VMError.environment("the down/up loop did not finish in the \(k) guest; see \(out)/downup-probes-\(k).txt")
-        }
-        return try analyse(k, out: out, release: outcome.release)
-    }
-
-    private func analyse(_ k: String, out: String, release: String?) throws -> KernelResult {
-        let trace = "\(out)/downup-\(k).jsonl"
-        let cycles: [DownUpCycle]
-        do {
-            cycles = try DownUpAnalysis.cycles(trace: trace)
-        } catch let e as DownUpAnalysisError {
-            // No figure rather than a wrong one.
-            FileHandleOutput.stderr("iavf-check bench downup: \(k): cannot cut the trace into cycles: \(e)\n")
-            throw CommandOutcome(ExitStatus.inconclusive)
-        }
-        var checker = "?"
-        if let d = FileManager.default.contents(atPath: "\(out)/downup-watch-\(k).json"),
-           let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
-            checker = "\(obj["verdict"] as? String ?? "?") (\((obj["counts"] as? [String: Int] ?? [:]).map { "\($0.key) \($0.value)" }.sorted().joined(separator: ", ")))"
-        }
-        let rel = try release ?? TraceReader(path: trace).header.kernel ?? "?"
-        var progs: [(String, UInt64, Double)] = []
-        if let d = FileManager.default.contents(atPath: "\(out)/downup-stats-\(k).json"),
-           let obj = try? JSONSerialization.jsonObject(with: d) as? [String: Any] {
-            for p in obj["program_stats"] as? [[String: Any]] ?? [] {
-                guard let name = p["name"] as? String, let runs = (p["runs"] as? NSNumber)?.uint64Value, runs > 0,
-                      let ns = (p["ns_per_run"] as? NSNumber)?.doubleValue else { continue }
-                progs.append((name, runs, ns))
-            }
-        }
-        return KernelResult(name: k, release: rel, stats: DownUpAnalysis.stats(cycles),
-                            wallWith: Self.meanUpMs("\(out)/downup-probes-\(k).txt"),
-                            wallWithout: Self.meanUpMs("\(out)/downup-noprobes-\(k).txt"), checker: checker,
-                            programStats: progs.sorted { $0.0 < $1.0 })
-    }
-
-    /// Mean of the `up_ms` wall-clock figures the guest loop printed.
-    static func meanUpMs(_ path: String) -> Double {
-        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-        let vals = text.split(separator: "\n").compactMap { line -> Double? in
-            guard line.hasPrefix("# wall"), let r = line.range(of: "up_ms=") else { return nil }
-            return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
-        }
-        return vals.isEmpty ? .nan : vals.reduce(0, +) / Double(vals.count)
-    }
-
-    private func f(_ x: Double) -> String { x.isNaN ? "-" : String(format: "%.1f", x) }
-
-    private func textReport(_ rs: [KernelResult], out: String) -> String {
-        var s = "down/up latency, emulated PF with \(serviceUs) us admin-queue service time, \(iterations) cycles per count\n\n"
-        s += "kernel      VLANs  up p50 ms  p90    p99    max    down p50  VLAN msgs/cycle\n"
-        for r in rs {
-            for st in r.stats {
-                s += "\(r.name.padded(11)) \(String(st.vlans).padded(6)) \(f(st.p50Ms).padded(10)) \(f(st.p90Ms).padded(6)) \(f(st.p99Ms).padded(6)) \(f(st.maxMs).padded(6)) \(f(st.downP50Ms).padded(9)) \(f(st.vlanMessagesPerCycle))\n"
-            }
-        }
-        if let u = rs.first(where: { $0.name == "unpatched" }), let p = rs.first(where: { $0.name == "patched" }) {
-            s += "\nunpatched/patched, up p50:"
-            for st in u.stats {
-                if let q = p.stats.first(where: { $0.vlans == st.vlans }) { s += "  \(st.vlans) VLANs \(String(format: "%.2f", st.p50Ms / q.p50Ms))x" }
-            }
-            s += "\n"
-        }
-        for r in rs {
-            s += "\n\(r.name): probes' overhead on the wall-clock up time: \(f(r.wallWith)) ms with, \(f(r.wallWithout)) ms without (\(r.wallWithout > 0 ? String(format: "%.2f", r.wallWith / r.wallWithout) : "-")x); checker: \(r.checker)"
-        }
-        for r in rs where !r.programStats.isEmpty {
-            s += "\n\n\(r.name): bpf_stats over the loop (ns per program run):"
-            for (n, runs, ns) in r.programStats { s += "\n  \(n.padded(28)) \(String(runs).padded(8)) runs  \(f(ns)) ns" }
-        }
-        return s + "\n\nplot: \(out)/downup.svg\n"
-    }
-
-    private func jsonReport(_ rs: [KernelResult]) -> String {
-        func num(_ x: Double) -> Any { x.isNaN ? NSNull() : (x * 1000).rounded() / 1000 }
-        let obj: [String: Any] = [
-            "service_us": serviceUs, "iterations": iterations,
-            "kernels": rs.map { r -> [String: Any] in [
-                "kernel": r.name, "release": r.release, "checker": r.checker,
-                "program_stats": r.programStats.map { ["program": $0.0, "runs": $0.1, "ns_per_run": num($0.2)] as [String: Any] },
-                "wall_up_ms_with_probes": num(r.wallWith), "wall_up_ms_without_probes": num(r.wallWithout),
-                "counts": r.stats.map { st -> [String: Any] in [
-                    "vlans": st.vlans, "cycles": st.cycles, "p50_ms": num(st.p50Ms), "p90_ms": num(st.p90Ms),
-                    "p99_ms": num(st.p99Ms), "max_ms": num(st.maxMs), "down_p50_ms": num(st.downP50Ms),
-                    "vlan_messages_per_cycle": num(st.vlanMessagesPerCycle),
-                    "messages_per_cycle": st.messagesPerCycle.mapValues { num($0) },
-                ] },
-            ] },
-        ]
-        let data = (try? JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self) + "\n"
+        let report = try campaign.run(reanalyse: reanalyse)
+        FileHandleOutput.stdout(format == .json ? String(decoding: try report.encoded(), as: UTF8.self) : report.text(plot: out + "/downup.svg"))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import IavfBench
 import IavfCampaign
 import IavfChecker
 import IavfKTAP
@@ -158,5 +159,29 @@ import Testing
             #expect(r.verdict == (lost ? .inconclusive : .pass))
             #expect(r.minimal == nil && r.shrinkRuns == 0)
         }
+    }
+}
+
+@Suite struct DownUpCampaignTests {
+    @Test("the down/up job runs the loop twice, the second under watch with the model argument quoted")
+    func job() {
+        var c = DownUpCampaign(kernels: ["patched"], out: "/o", moduleDir: "/m", exe: "/x", vlans: "0,8", iterations: 3, serviceUs: 50)
+        c.watchArguments = ["--model", "/path with space/m.model"]
+        let j = c.job(tag: "patched")
+        #expect(j.components(separatedBy: "bench downup-guest").count == 3)
+        #expect(j.contains("--settle-ms 200 --model '/path with space/m.model' -- sh -c"))
+        #expect(j.contains("--vlans 0,8 --iterations 3"))
+    }
+
+    @Test("unmeasured figures are null in downup.json, measured ones rounded; the document round-trips")
+    func report() throws {
+        let k = DownUpReport.Kernel(kernel: "patched", release: "6.1.0-56-amd64", checker: "pass ()", programStats: [],
+                                    wallUpMsWithProbes: .nan, wallUpMsWithoutProbes: 12.34567, stats: [])
+        let r = DownUpReport(serviceUs: 50, iterations: 10, kernels: [k])
+        let data = try r.encoded()
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains("\"wall_up_ms_with_probes\" : null"))
+        #expect(text.contains("\"wall_up_ms_without_probes\" : 12.346"))
+        #expect(try DownUpReport.decode(data) == r)
     }
 }
