@@ -19,6 +19,8 @@ public struct SuiteCampaign {
     public var timeout: Double
     /// Only cases whose name contains this.
     public var only: String?
+    /// Runs per kernel (races make one run an anecdote; the report gives failure rates).
+    public var repeatCount = 1
     /// Arguments for the guest's `watch` (`--model FILE`).
     public var watchArguments: [String] = []
     /// Each finished case as it is reported (nil: no live progress).
@@ -41,7 +43,7 @@ public struct SuiteCampaign {
         final class State: @unchecked Sendable {
             let lock = NSLock()
             var runs: [SuiteReport.Kernel] = []
-            var current: (name: String, since: Date)?
+            var current: (name: String, tag: String, since: Date)?
         }
         let state = State()
         let out = self.out
@@ -52,7 +54,7 @@ public struct SuiteCampaign {
             if let c = state.current {
                 runs.append(.init(kernel: c.name, release: "?", checkerVerdict: "?", seconds: Date().timeIntervalSince(c.since),
                                   problem: "interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM")",
-                                  cases: Self.casesSoFar(out: out, tag: KernelList.tag(c.name))))
+                                  cases: Self.casesSoFar(out: out, tag: c.tag)))
             }
             state.lock.unlock()
             try? SuiteReport(kernels: runs, interrupted: true).write(to: out)
@@ -61,21 +63,26 @@ public struct SuiteCampaign {
         }
         defer { Interruption.removeHook(hook) }
         for k in kernels {
-            state.lock.lock(); state.current = (k, Date()); state.lock.unlock()
-            let run: SuiteReport.Kernel
-            do {
-                run = try runKernel(k)
-            } catch let e as VMError {
-                switch e {
-                case .timeout, .guestCrashed:
-                    // The driver's business (a panic, a hang): a failure, with what ran before it.
-                    run = .init(kernel: k, release: "?", checkerVerdict: "?", seconds: 0, problem: "\(e)",
-                                cases: Self.casesSoFar(out: out, tag: KernelList.tag(k)))
-                default:
-                    throw EnvironmentProblem("\(k): \(e)")
+            for i in 1...max(1, repeatCount) {
+                let index = repeatCount > 1 ? i : nil
+                let tag = Self.tag(k, run: index)
+                state.lock.lock(); state.current = (k, tag, Date()); state.lock.unlock()
+                var run: SuiteReport.Kernel
+                do {
+                    run = try runKernel(k, tag: tag, runIndex: index)
+                } catch let e as VMError {
+                    switch e {
+                    case .timeout, .guestCrashed:
+                        // The driver's business (a panic, a hang): a failure, with what ran before it.
+                        run = .init(kernel: k, release: "?", checkerVerdict: "?", seconds: 0, problem: "\(e)",
+                                    cases: Self.casesSoFar(out: out, tag: tag))
+                    default:
+                        throw EnvironmentProblem("\(k): \(e)")
+                    }
                 }
+                run.run = index
+                state.lock.lock(); state.runs.append(run); state.current = nil; state.lock.unlock()
             }
-            state.lock.lock(); state.runs.append(run); state.current = nil; state.lock.unlock()
         }
         let report = SuiteReport(kernels: state.runs, interrupted: false)
         try report.write(to: out)
@@ -88,9 +95,11 @@ public struct SuiteCampaign {
         SuiteResults.ktapResults((try? String(contentsOfFile: "\(out)/console-\(tag).txt", encoding: .utf8)) ?? "")
     }
 
-    func runKernel(_ k: String) throws -> SuiteReport.Kernel {
+    /// File names of a kernel's run: the kernel's tag, with `-runN` when repeated.
+    static func tag(_ k: String, run: Int?) -> String { KernelList.tag(k) + (run.map { "-run\($0)" } ?? "") }
+
+    func runKernel(_ k: String, tag: String, runIndex: Int?) throws -> SuiteReport.Kernel {
         let t0 = Date()
-        let tag = KernelList.tag(k)
         var guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
         guest.progress = true
         for f in ["cases-\(tag).json", "watch-\(tag).json", "console-\(tag).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
@@ -103,7 +112,7 @@ public struct SuiteCampaign {
         var tail: FileTail?
         if let onCase {
             let total = SuiteResults.expectedNames(only: only).count
-            let progress = SuiteProgress(kernel: k, total: total)
+            let progress = SuiteProgress(kernel: k + (runIndex.map { " run \($0)" } ?? ""), total: total)
             tail = FileTail(path: "\(out)/console-\(tag).txt") { line in
                 if let l = progress.feed(line) { onCase(l) }
             }

@@ -49,6 +49,13 @@ struct SuiteRunCommand: ParsableCommand {
     @Flag(help: "No per-case progress lines while the guests run.")
     var quiet = false
 
+    @Option(name: .customLong("repeat"), help: "Run the suite N times per kernel and report each case as a failure rate (FAIL 2/5) with every checker label it got.")
+    var repeatCount: Int = 1
+
+    func validate() throws {
+        guard (1...100).contains(repeatCount) else { throw ValidationError("--repeat must be 1...100") }
+    }
+
     @OptionGroup var model: ModelOption
 
     @OptionGroup var pf: PFModuleOption
@@ -63,6 +70,7 @@ struct SuiteRunCommand: ParsableCommand {
         var campaign = SuiteCampaign(kernels: kernels, out: URL(fileURLWithPath: output).standardizedFileURL.path,
                                      moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable, timeout: timeout)
         campaign.only = only
+        campaign.repeatCount = repeatCount
         campaign.watchArguments = watchArguments
         campaign.note = { FileHandleOutput.stderr("iavf-check: \($0)\n") }
         if !quiet { campaign.onCase = { FileHandleOutput.stderr($0.text + "\n") } }
@@ -75,18 +83,21 @@ struct SuiteRunCommand: ParsableCommand {
         if !report.allPassed { throw CommandOutcome(ExitStatus.fail) }
     }
 
-    /// The selftest-style listing per kernel, then a side-by-side table when there are several.
+    /// The selftest-style listing per kernel, then a side-by-side table when there are several
+    /// (of failure rates when the kernels ran more than once).
     static func text(_ report: SuiteReport) -> String {
         let runs = report.kernels
         var s = ""
         for r in runs {
-            s += "=== \(r.kernel) (\(r.release)), \(r.seconds) s\n"
+            s += "=== \(r.kernel)\(r.run.map { " run \($0)" } ?? "") (\(r.release)), \(r.seconds) s\n"
             for c in r.cases {
                 s += "\(c.passed ? "PASS" : "FAIL"): \(c.name)\(c.reason.isEmpty ? "" : "  (\(c.reason))")\n"
             }
             if let problem = r.problem { s += "INCOMPLETE: \(problem)\n" }
             s += "Totals: \(r.passed) PASS, \(r.total - r.passed) FAIL of \(r.total); checker verdict \(r.checkerVerdict)\n\n"
         }
+        let rates = report.rates
+        if rates.contains(where: { $0.runs > 1 }) { return s + Self.rateTable(rates) }
         guard runs.count > 1 else { return s }
         let names = runs[0].cases.map(\.name)
         let w = (names.map(\.count).max() ?? 10)
@@ -98,6 +109,30 @@ struct SuiteRunCommand: ParsableCommand {
                 line += "  " + (c?.result.rawValue ?? "-").padded(10) + " " + ((c?.rules.isEmpty ?? true) ? "-" : c!.rules.joined(separator: ",")).padded(33)
             }
             s += line + "\n"
+        }
+        return s
+    }
+}
+
+extension SuiteRunCommand {
+    /// One column pair per kernel: the case's failure rate over the runs, every label.
+    static func rateTable(_ rates: [SuiteReport.KernelRates]) -> String {
+        var names: [String] = []
+        for k in rates { for c in k.cases where !names.contains(c.name) { names.append(c.name) } }
+        let w = names.map(\.count).max() ?? 10
+        var s = "case".padded(w) + "  " + rates.map { "\($0.kernel) (\($0.runs) runs)".padded(16) + " checker".padded(34) }.joined(separator: "  ") + "\n"
+        for n in names {
+            var line = n.padded(w)
+            for k in rates {
+                let c = k.cases.first { $0.name == n }
+                line += "  " + (c?.text ?? "-").padded(16) + " " + ((c?.rules.isEmpty ?? true) ? "-" : c!.rules.joined(separator: ",")).padded(33)
+            }
+            s += line + "\n"
+        }
+        for k in rates {
+            let always = k.cases.filter { $0.failed == 0 }.count
+            s += "\(k.kernel): \(always)/\(k.cases.count) cases passed in all \(k.runs) runs"
+            s += k.incomplete > 0 ? "; \(k.incomplete) run(s) incomplete\n" : "\n"
         }
         return s
     }

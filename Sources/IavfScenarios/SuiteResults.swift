@@ -51,9 +51,11 @@ public struct SuiteReport: Sendable, Codable, Equatable {
         /// guest crashed or timed out, the run was interrupted).
         public var problem: String?
         public var cases: [SuiteCaseOutcome]
+        /// Which run of the kernel this is (1-based) when the suite was repeated.
+        public var run: Int?
 
         enum CodingKeys: String, CodingKey {
-            case kernel, release, seconds, passed, total, complete, problem, cases
+            case kernel, release, seconds, passed, total, complete, problem, cases, run
             case checkerVerdict = "checker_verdict"
         }
 
@@ -84,15 +86,80 @@ public struct SuiteReport: Sendable, Codable, Equatable {
             try c.encode(complete, forKey: .complete)
             try c.encode(problem, forKey: .problem)
             try c.encode(cases, forKey: .cases)
+            try c.encodeIfPresent(run, forKey: .run)
+        }
+    }
+
+    /// A case over the runs of one kernel: how often it failed, and every label the
+    /// checker gave it in any run. Races make single runs anecdotes; this is the figure.
+    public struct CaseRate: Sendable, Codable, Equatable {
+        public var name: String
+        public var failed: Int
+        public var runs: Int
+        public var rules: [String]
+        /// "PASS 5/5" or "FAIL 2/5".
+        public var text: String { failed == 0 ? "PASS \(runs)/\(runs)" : "FAIL \(failed)/\(runs)" }
+    }
+
+    public struct KernelRates: Sendable, Codable, Equatable {
+        public var kernel: String
+        public var runs: Int
+        /// Runs that were not complete (crash, timeout, missing cases): counted, not hidden.
+        public var incomplete: Int
+        public var cases: [CaseRate]
+    }
+
+    /// Per kernel (in first-seen order), per case (in first-seen order): failures over runs.
+    /// A case missing from a run counts as a failure of that run.
+    public var rates: [KernelRates] {
+        var order: [String] = []
+        var byKernel: [String: [Kernel]] = [:]
+        for k in kernels {
+            if byKernel[k.kernel] == nil { order.append(k.kernel) }
+            byKernel[k.kernel, default: []].append(k)
+        }
+        return order.map { name in
+            let runs = byKernel[name]!
+            var names: [String] = []
+            for r in runs { for c in r.cases where !names.contains(c.name) { names.append(c.name) } }
+            let cases = names.map { n -> CaseRate in
+                var failed = 0
+                var rules: [String] = []
+                for r in runs {
+                    let c = r.cases.first { $0.name == n }
+                    if c?.passed != true { failed += 1 }
+                    for l in c?.rules ?? [] where !rules.contains(l) { rules.append(l) }
+                }
+                return CaseRate(name: n, failed: failed, runs: runs.count, rules: rules)
+            }
+            return KernelRates(kernel: name, runs: runs.count, incomplete: runs.filter { $0.problem != nil }.count, cases: cases)
         }
     }
 
     public var kernels: [Kernel]
     public var interrupted: Bool
 
+    enum CodingKeys: String, CodingKey { case kernels, interrupted, rates }
+
     public init(kernels: [Kernel], interrupted: Bool) {
         self.kernels = kernels
         self.interrupted = interrupted
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        kernels = try c.decode([Kernel].self, forKey: .kernels)
+        interrupted = try c.decode(Bool.self, forKey: .interrupted)
+    }
+
+    /// `rates` is derived, written only when a kernel ran more than once (read back, it is
+    /// computed again from the runs).
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kernels, forKey: .kernels)
+        try c.encode(interrupted, forKey: .interrupted)
+        let r = rates
+        if r.contains(where: { $0.runs > 1 }) { try c.encode(r, forKey: .rates) }
     }
 
     public var allPassed: Bool { !interrupted && !kernels.isEmpty && kernels.allSatisfy(\.allPassed) }
@@ -109,7 +176,7 @@ public struct SuiteReport: Sendable, Codable, Equatable {
     public var ktap: String {
         var k = KTAPWriter(plan: kernels.count)
         for r in kernels {
-            k.subtest("\(r.kernel) (\(r.release))") { sub in
+            k.subtest("\(r.kernel) (\(r.release))\(r.run.map { " run \($0)" } ?? "")") { sub in
                 sub.plan(r.cases.count)
                 for c in r.cases {
                     if !c.passed { sub.diagnostic(c.reason) }
@@ -118,7 +185,7 @@ public struct SuiteReport: Sendable, Codable, Equatable {
                 }
             }
             if let p = r.problem { k.diagnostic("\(r.kernel): \(p.split(separator: "\n").first ?? "")") }
-            k.point(r.allPassed ? .ok : .notOk, r.kernel)
+            k.point(r.allPassed ? .ok : .notOk, r.kernel + (r.run.map { " run \($0)" } ?? ""))
         }
         if interrupted { k.diagnostic("interrupted") }
         return k.text

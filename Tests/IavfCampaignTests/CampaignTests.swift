@@ -185,3 +185,30 @@ import Testing
         #expect(try DownUpReport.decode(data) == r)
     }
 }
+
+@Suite struct SuiteRatesTests {
+    @Test("repeated runs give failure rates per case, a missing case counts as a failure, labels are unioned")
+    func rates() throws {
+        func run(_ i: Int, _ results: [(String, CaseVerdict, [String])], problem: String? = nil) -> SuiteReport.Kernel {
+            var k = SuiteReport.Kernel(kernel: "unpatched", release: "r", checkerVerdict: "fail", seconds: 1, problem: problem,
+                                       cases: results.map { SuiteCaseOutcome(name: $0.0, result: $0.1, rules: $0.2) })
+            k.run = i
+            return k
+        }
+        let r = SuiteReport(kernels: [
+            run(1, [("a", .fail, ["ghost-filter(R1)"]), ("b", .pass, [])]),
+            run(2, [("a", .pass, []), ("b", .pass, ["stuck-filter(R3)"])]),
+            run(3, [("a", .fail, ["spurious-limit-reject(R1)"])], problem: "the guest crashed"),
+        ], interrupted: false)
+        let k = try #require(r.rates.first)
+        #expect(k.runs == 3 && k.incomplete == 1)
+        #expect(k.cases.map(\.text) == ["FAIL 2/3", "FAIL 1/3"])
+        #expect(k.cases[0].rules == ["ghost-filter(R1)", "spurious-limit-reject(R1)"])
+        let json = String(decoding: try r.encoded(), as: UTF8.self)
+        #expect(json.contains("\"rates\""))
+        #expect(try SuiteReport.decode(try r.encoded()) == r)
+        // A single run has no rates section.
+        let single = SuiteReport(kernels: [run(1, [("a", .pass, [])])], interrupted: false)
+        #expect(!String(decoding: try single.encoded(), as: UTF8.self).contains("\"rates\""))
+    }
+}
