@@ -32,7 +32,7 @@ let package = Package(
         // Intent set, spec rules, divergence against the model, findings, verdict, reports.
         .target(name: "IavfChecker", dependencies: ["IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem"], path: "Sources/IavfChecker"),
         // Exporters over a checked trace: Perfetto/Chrome trace-event JSON, JUnit XML, the HTML report.
-        .target(name: "IavfReport", dependencies: ["IavfModel", "IavfTrace", "IavfChecker"], path: "Sources/IavfReport"),
+        .target(name: "IavfReport", dependencies: ["IavfModel", "IavfTrace", "IavfChecker", "IavfScenarios", "IavfCampaign"], path: "Sources/IavfReport"),
         // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
         .target(name: "IavfVM", dependencies: ["IavfModel", "IavfSystem"], path: "Sources/IavfVM"),
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
@@ -97,7 +97,7 @@ let package = Package(
         .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfBench", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem"],
                     path: "Tests/IavfCampaignTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
-        .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],
+        .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfCampaign", "IavfScenarios", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],
                     path: "Tests/IavfReportTests"),
         .testTarget(name: "IavfVMTests", dependencies: ["IavfVM", "iavf-check"], path: "Tests/IavfVMTests"),
     ],

@@ -14,6 +14,16 @@ public struct StressReport: Codable, Sendable, Equatable {
         /// The op (1-based) whose mark came last before the finding.
         public var op: Int?
         public var opText: String?
+        public init(rule: String, cause: String?, dev: String, vid: Int?, event: String, message: String, op: Int?, opText: String?) {
+            self.rule = rule
+            self.cause = cause
+            self.dev = dev
+            self.vid = vid
+            self.event = event
+            self.message = message
+            self.op = op
+            self.opText = opText
+        }
     }
 
     public var kernel: String
@@ -32,6 +42,27 @@ public struct StressReport: Codable, Sendable, Equatable {
     public var trace: String
     public var minimalTrace: String?
     public var seconds: Double
+
+    public init(kernel: String, generation: String, seed: UInt64?, ops: [String], outcomes: [String], verdict: Verdict,
+                settled: Bool, findings: [Entry], target: String?, minimal: [String]?, shrinkRuns: Int, confirmed: Int?,
+                confirmRuns: Int?, trace: String, minimalTrace: String?, seconds: Double) {
+        self.kernel = kernel
+        self.generation = generation
+        self.seed = seed
+        self.ops = ops
+        self.outcomes = outcomes
+        self.verdict = verdict
+        self.settled = settled
+        self.findings = findings
+        self.target = target
+        self.minimal = minimal
+        self.shrinkRuns = shrinkRuns
+        self.confirmed = confirmed
+        self.confirmRuns = confirmRuns
+        self.trace = trace
+        self.minimalTrace = minimalTrace
+        self.seconds = seconds
+    }
 
     public func encoded() throws -> Data {
         let enc = JSONEncoder()

@@ -9,6 +9,11 @@ public struct StressHost {
         public var kernel: String
         public var release: String
         public var report: StressReport
+        public init(kernel: String, release: String, report: StressReport) {
+            self.kernel = kernel
+            self.release = release
+            self.report = report
+        }
     }
 
     public var kernels: [String]

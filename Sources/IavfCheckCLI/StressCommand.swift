@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IavfCampaign
+import IavfReport
 import IavfChecker
 import IavfScenarios
 
@@ -112,7 +113,7 @@ struct StressRunCommand: ParsableCommand {
         abstract: "Boot the kernel(s) with the emulated PF and run a seeded stress sequence (the default of `stress`)."
     )
 
-    enum Format: String, ExpressibleByArgument { case text, json }
+    enum Format: String, ExpressibleByArgument { case text, json, junit }
 
     @OptionGroup var stress: StressOptions
 
@@ -121,7 +122,7 @@ struct StressRunCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Directory for traces, logs and stress.json.")
     var output: String = "stress-out"
 
-    @Option(help: "Output format: text or json.")
+    @Option(help: "Output format: text, json or junit (JUnit XML for CI servers).")
     var format: Format = .text
 
     @OptionGroup var pf: PFModuleOption
@@ -141,11 +142,14 @@ struct StressRunCommand: ParsableCommand {
                               timeout: timeout, guestArguments: opts.guestArguments)
         host.log = { FileHandleOutput.stderr($0 + "\n") }
         let reports = try host.run()
-        if format == .json {
+        switch format {
+        case .json:
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             FileHandleOutput.stdout(String(decoding: try enc.encode(reports.map(\.report)), as: UTF8.self) + "\n")
-        } else {
+        case .junit:
+            FileHandleOutput.stdout(JUnit.render(JUnit.suites(for: reports)))
+        case .text:
             for r in reports { FileHandleOutput.stdout(r.report.text(kernelName: r.kernel, release: r.release)) }
         }
         if reports.contains(where: { $0.report.verdict == .fail }) { throw CommandOutcome(ExitStatus.fail) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import IavfCampaign
+import IavfReport
 import IavfScenarios
 
 /// `iavf-check suite run`: boots each kernel with the emulated PF, runs the cases under
@@ -33,7 +34,7 @@ struct SuiteRunCommand: ParsableCommand {
         """
     )
 
-    enum Format: String, ExpressibleByArgument { case text, json, ktap }
+    enum Format: String, ExpressibleByArgument { case text, json, ktap, junit }
 
     @OptionGroup var kernel: KernelOption
 
@@ -43,7 +44,7 @@ struct SuiteRunCommand: ParsableCommand {
     @Option(help: "Run only cases whose name contains this text.")
     var only: String?
 
-    @Option(help: "What to print at the end: text, json or ktap.")
+    @Option(help: "What to print at the end: text, json, ktap or junit (JUnit XML for CI servers).")
     var format: Format = .text
 
     @Flag(help: "No per-case progress lines while the guests run.")
@@ -79,6 +80,7 @@ struct SuiteRunCommand: ParsableCommand {
         case .text: FileHandleOutput.stdout(Self.text(report))
         case .json: FileHandleOutput.stdout(String(decoding: try report.encoded(), as: UTF8.self))
         case .ktap: FileHandleOutput.stdout(report.ktap)
+        case .junit: FileHandleOutput.stdout(JUnit.render(JUnit.suites(for: report)))
         }
         if !report.allPassed { throw CommandOutcome(ExitStatus.fail) }
     }
