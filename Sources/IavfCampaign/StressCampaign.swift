@@ -203,9 +203,9 @@ extension StressLab {
                      opOfFinding: a.opOfFinding)
     }
 
-    /// Removes the attempts' traces except `keep`.
-    public func pruneTraces(keeping keep: Set<String>) {
-        for n in stride(from: 1, through: attempts, by: 1) {
+    /// Removes the traces of attempts `from`... except `keep`.
+    public func pruneTraces(keeping keep: Set<String>, from first: Int = 1) {
+        for n in stride(from: first, through: attempts, by: 1) {
             let p = "\(out)/stress-attempt-\(n).jsonl"
             if !keep.contains(p) { try? FileManager.default.removeItem(atPath: p) }
         }

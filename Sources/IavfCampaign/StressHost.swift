@@ -5,7 +5,7 @@ import IavfVM
 /// `stress` on the host: for each kernel a guest with the emulated PF running `iavf-check
 /// stress guest`, its progress log followed live, and its stress.json read back.
 public struct StressHost {
-    public struct KernelResult: Sendable {
+    public struct KernelResult: Sendable, Codable, Equatable {
         public var kernel: String
         public var release: String
         public var report: StressReport
@@ -25,6 +25,9 @@ public struct StressHost {
     public var guestArguments: [String]
     /// Progress lines (the guest's log as it grows, set-up notes).
     public var log: (String) -> Void = { _ in }
+    /// Several seeds in one guest per kernel (`--seeds`/`--shard`); nil: the one campaign
+    /// `guestArguments` describe.
+    public var seeds: [UInt64]?
 
     public init(kernels: [String], out: String, moduleDir: String, exe: String, timeout: Double, guestArguments: [String]) {
         self.kernels = kernels
@@ -37,8 +40,9 @@ public struct StressHost {
 
     /// The guest's command line for one kernel (every argument quoted for the guest's shell).
     public func job(kernel k: String, dir: String, tag: String) -> String {
-        let args = ["--pf-control", EmulatedPFGuest.pfControl, "--pf-trace", "\(dir)/pf-\(tag).jsonl",
+        var args = ["--pf-control", EmulatedPFGuest.pfControl, "--pf-trace", "\(dir)/pf-\(tag).jsonl",
                     "--output", dir, "--kernel-name", k] + guestArguments
+        if let seeds { args += ["--seed-list", seeds.map(String.init).joined(separator: ",")] }
         return "\"$IAVF_CHECK\" stress guest " + args.map(GuestCommand.quote).joined(separator: " ")
             + " 2> \"$OUT/stress-\(tag).log\""
     }
@@ -50,7 +54,7 @@ public struct StressHost {
             let tag = KernelList.tag(k)
             let dir = "\(out)/\(tag)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            try? FileManager.default.removeItem(atPath: "\(dir)/stress.json")
+            for f in Self.reportFiles(seeds: seeds) { try? FileManager.default.removeItem(atPath: "\(dir)/\(f)") }
             let guest = EmulatedPFGuest(kernel: k, out: dir, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
             // The guest writes its progress to a file in the shared directory: show it here.
             let log = self.log
@@ -67,13 +71,40 @@ public struct StressHost {
                 throw EnvironmentProblem("\(k): \(e)")
             }
             tail.stop()
-            guard let data = FileManager.default.contents(atPath: "\(dir)/stress.json"),
-                  let report = try? StressReport.decode(data) else {
-                let logText = (try? String(contentsOfFile: "\(dir)/stress-\(tag).log", encoding: .utf8)) ?? ""
-                throw EnvironmentProblem("\(k): the stress run did not finish (exit \(outcome.jobExit.map(String.init) ?? "none")); see \(dir)/stress-\(tag).log\n\(logText.suffix(1500))")
+            for f in Self.reportFiles(seeds: seeds) {
+                guard let data = FileManager.default.contents(atPath: "\(dir)/\(f)"),
+                      let report = try? StressReport.decode(data) else {
+                    let logText = (try? String(contentsOfFile: "\(dir)/stress-\(tag).log", encoding: .utf8)) ?? ""
+                    throw EnvironmentProblem("\(k): the stress run did not finish (\(f) missing; exit \(outcome.jobExit.map(String.init) ?? "none")); see \(dir)/stress-\(tag).log\n\(logText.suffix(1500))")
+                }
+                results.append(KernelResult(kernel: k, release: outcome.release, report: report))
             }
-            results.append(KernelResult(kernel: k, release: outcome.release, report: report))
         }
         return results
+    }
+
+    /// stress.json for one campaign, stress-seed-S.json for each of several seeds.
+    public static func reportFiles(seeds: [UInt64]?) -> [String] {
+        seeds.map { $0.map { "stress-seed-\($0).json" } } ?? ["stress.json"]
+    }
+}
+
+/// `stress-summary.json` at the top of --output: every kernel's and seed's report of one
+/// `stress` run, with the seed range and shard it covered; what `merge` combines.
+public struct StressSummary: Sendable, Codable, Equatable {
+    public var seeds: SeedRange?
+    public var shard: Shard?
+    public var results: [StressHost.KernelResult]
+
+    public init(seeds: SeedRange?, shard: Shard?, results: [StressHost.KernelResult]) {
+        self.seeds = seeds
+        self.shard = shard
+        self.results = results
+    }
+
+    public func encoded() throws -> Data {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try enc.encode(self)
     }
 }

@@ -130,18 +130,37 @@ struct StressRunCommand: ParsableCommand {
     @Option(help: "Hard timeout per kernel, seconds.")
     var timeout: Double = 1800
 
+    @Option(help: ArgumentHelp("Run a campaign per seed of the range A-B (one guest per kernel), instead of --seed.", valueName: "A-B"))
+    var seeds: String?
+
+    @Option(help: ArgumentHelp("With --seeds: run only this machine's share of the range, seeds s with (s - A) mod N = I - 1; `iavf-check merge` combines the shards' stress-summary.json.", valueName: "I/N"))
+    var shard: String?
+
+    func validate() throws {
+        if seeds != nil && (stress.seed != nil || stress.replay != nil) { throw ValidationError("--seeds replaces --seed and --replay") }
+        if shard != nil && seeds == nil { throw ValidationError("--shard needs --seeds A-B") }
+    }
+
     func run() throws {
         let kernels = try kernel.kernels()
-        let seed = stress.replay == nil ? (stress.seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000) : nil
+        let range = try seeds.map(SeedRange.parse)
+        let share = try shard.map(Shard.parse) ?? (range == nil ? nil : .whole)
+        let seedList = range.map { share!.seeds(of: $0) }
+        if let seedList, seedList.isEmpty { throw BadInput("--shard \(share!) of --seeds \(range!) holds no seed") }
+        let seed = stress.replay == nil && seedList == nil ? (stress.seed ?? UInt64(Date().timeIntervalSince1970 * 1000) % 1_000_000) : nil
         var opts = stress
         opts.seed = seed
         _ = try opts.model.load()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         if let seed { FileHandleOutput.stderr("iavf-check stress: seed \(seed), \(opts.ops) ops\n") }
+        if let seedList { FileHandleOutput.stderr("iavf-check stress: seeds \(range!) shard \(share!): \(seedList.count) seeds, \(opts.ops) ops each\n") }
         var host = StressHost(kernels: kernels, out: out, moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable,
                               timeout: timeout, guestArguments: opts.guestArguments)
+        host.seeds = seedList
         host.log = { FileHandleOutput.stderr($0 + "\n") }
         let reports = try host.run()
+        try StressSummary(seeds: range, shard: share, results: reports).encoded()
+            .write(to: URL(fileURLWithPath: out + "/stress-summary.json"))
         switch format {
         case .json:
             let enc = JSONEncoder()
@@ -179,6 +198,9 @@ struct StressGuestCommand: ParsableCommand {
     @Option(help: "The kernel's name in the report.")
     var kernelName: String = "guest"
 
+    @Option(help: "Run a campaign per seed, comma-separated; each writes stress-seed-S.json.")
+    var seedList: String?
+
     func run() throws {
         func log(_ s: String) { FileHandleOutput.stderr("iavf-check stress: \(s)\n") }
         let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { log($0) }
@@ -192,13 +214,24 @@ struct StressGuestCommand: ParsableCommand {
             throw EnvironmentProblem("stress: set-up failed: \(error)")
         }
         defer { lab.close(); bed.tearDown() }
-        let seed = stress.replay == nil ? (stress.seed ?? 1) : nil
-        let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded)
-        log("\(seed.map { "seed \($0): " } ?? "replay: ")\(StressPlan.text(ops))")
         let campaign = StressCampaign(settings: stress.campaignSettings, attempt: lab.campaignAttempt, log: log)
-        let report = try campaign.run(ops, kernel: kernelName, generation: lab.generation?.rawValue ?? "unknown", seed: seed)
-        // Keep the first run's trace and one reproducing run of the minimal sequence.
-        lab.pruneTraces(keeping: Set([report.trace] + (report.minimalTrace.map { [$0] } ?? [])))
-        FileManager.default.createFile(atPath: "\(output)/stress.json", contents: try report.encoded())
+        func one(seed: UInt64?, file: String) throws {
+            let firstAttempt = lab.attempts + 1
+            let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded)
+            log("\(seed.map { "seed \($0): " } ?? "replay: ")\(StressPlan.text(ops))")
+            let report = try campaign.run(ops, kernel: kernelName, generation: lab.generation?.rawValue ?? "unknown", seed: seed)
+            // Keep the first run's trace and one reproducing run of the minimal sequence.
+            lab.pruneTraces(keeping: Set([report.trace] + (report.minimalTrace.map { [$0] } ?? [])), from: firstAttempt)
+            FileManager.default.createFile(atPath: "\(output)/\(file)", contents: try report.encoded())
+        }
+        if let seedList {
+            let seeds = seedList.split(separator: ",").compactMap { UInt64($0) }
+            for (i, s) in seeds.enumerated() {
+                log("seed \(s) (\(i + 1)/\(seeds.count))")
+                try one(seed: s, file: "stress-seed-\(s).json")
+            }
+        } else {
+            try one(seed: stress.replay == nil ? (stress.seed ?? 1) : nil, file: "stress.json")
+        }
     }
 }
