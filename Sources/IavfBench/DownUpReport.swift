@@ -1,8 +1,8 @@
 import Foundation
 
 /// `downup.json`: per kernel and VLAN count, the latency percentiles and messages per cycle,
-/// the probes' overhead on wall time and the probe programs' run-time stats. Figures that
-/// could not be measured are null (never a made-up number).
+/// the probes' overhead on wall time and the probe programs' run-time stats. A figure that
+/// could not be measured is left out (never a made-up number).
 public struct DownUpReport: Codable, Sendable, Equatable {
     public struct ProgramStat: Codable, Sendable, Equatable {
         public var program: String
@@ -38,20 +38,6 @@ public struct DownUpReport: Codable, Sendable, Equatable {
             vlanMessagesPerCycle = DownUpReport.figure(s.vlanMessagesPerCycle)
             messagesPerCycle = s.messagesPerCycle.mapValues { DownUpReport.figure($0) }
         }
-
-        /// Explicit so unmeasured figures are written as null.
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(vlans, forKey: .vlans)
-            try c.encode(cycles, forKey: .cycles)
-            try c.encode(p50Ms, forKey: .p50Ms)
-            try c.encode(p90Ms, forKey: .p90Ms)
-            try c.encode(p99Ms, forKey: .p99Ms)
-            try c.encode(maxMs, forKey: .maxMs)
-            try c.encode(downP50Ms, forKey: .downP50Ms)
-            try c.encode(vlanMessagesPerCycle, forKey: .vlanMessagesPerCycle)
-            try c.encode(messagesPerCycle, forKey: .messagesPerCycle)
-        }
     }
 
     public struct Kernel: Codable, Sendable, Equatable {
@@ -67,17 +53,6 @@ public struct DownUpReport: Codable, Sendable, Equatable {
             case kernel, release, checker, counts
             case programStats = "program_stats", wallUpMsWithProbes = "wall_up_ms_with_probes"
             case wallUpMsWithoutProbes = "wall_up_ms_without_probes"
-        }
-
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(kernel, forKey: .kernel)
-            try c.encode(release, forKey: .release)
-            try c.encode(checker, forKey: .checker)
-            try c.encode(programStats, forKey: .programStats)
-            try c.encode(wallUpMsWithProbes, forKey: .wallUpMsWithProbes)
-            try c.encode(wallUpMsWithoutProbes, forKey: .wallUpMsWithoutProbes)
-            try c.encode(counts, forKey: .counts)
         }
 
         public init(kernel: String, release: String, checker: String, programStats: [ProgramStat],

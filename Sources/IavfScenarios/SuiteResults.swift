@@ -73,21 +73,6 @@ public struct SuiteReport: Sendable, Codable, Equatable {
         }
 
         public var allPassed: Bool { problem == nil && !cases.isEmpty && cases.allSatisfy(\.passed) }
-
-        /// Explicit so `problem` is written as null, as the schema has it.
-        public func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(kernel, forKey: .kernel)
-            try c.encode(release, forKey: .release)
-            try c.encode(checkerVerdict, forKey: .checkerVerdict)
-            try c.encode(seconds, forKey: .seconds)
-            try c.encode(passed, forKey: .passed)
-            try c.encode(total, forKey: .total)
-            try c.encode(complete, forKey: .complete)
-            try c.encode(problem, forKey: .problem)
-            try c.encode(cases, forKey: .cases)
-            try c.encodeIfPresent(run, forKey: .run)
-        }
     }
 
     /// A case over the runs of one kernel: how often it failed, and every label the
