@@ -38,10 +38,13 @@ public struct CoverageDocument: Codable, Sendable, Equatable {
     /// For people: a line per trace, then the merged coverage per table.
     public func text() -> String {
         var s = ""
+        func pad(_ x: String, _ w: Int) -> String { x + String(repeating: " ", count: max(0, w - x.count)) }
         let w = traces.map(\.trace.count).max() ?? 0
+        let wg = traces.map(\.generation.count).max() ?? 0
+        let wv = traces.map(\.verdict.rawValue.count).max() ?? 0
         for t in traces {
-            s += t.trace + String(repeating: " ", count: w - t.trace.count)
-                + "  \(t.generation)  \(t.verdict.rawValue)  \(t.events) events  \(t.rowsHit) rows\n"
+            s += pad(t.trace, w) + "  " + pad(t.generation, wg) + "  " + pad(t.verdict.rawValue, wv)
+                + "  \(t.events) events, \(t.rowsHit) rows hit\n"
         }
         if !traces.isEmpty { s += "\n" }
         return s + coverage.text()

@@ -32,7 +32,7 @@ struct CoverageCLITests {
         let (code, out, _) = try iavfCheck(["coverage", "samples/patched-7-of-8.jsonl", "samples/unpatched-7-of-8.jsonl",
                                             "samples/recorded-patched-S3-delete-during-reset.jsonl"])
         #expect(code == 0)
-        #expect(out.contains("samples/unpatched-7-of-8.jsonl") && out.contains("  unpatched  fail  61 events  8 rows"))
+        #expect(out.contains("samples/unpatched-7-of-8.jsonl") && out.contains("  unpatched  fail  61 events, 8 rows hit\n"))
         #expect(out.contains("coverage (patched): ") && out.contains(" in 2 traces"))
         #expect(out.contains("coverage (unpatched): 8/49 rows (8/22 table lines) in 1 trace"))
 
