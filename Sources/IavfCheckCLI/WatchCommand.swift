@@ -28,6 +28,9 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @Flag(help: "With the report, the model coverage (as `check --coverage`; json: a `coverage` object).")
+    var coverage = false
+
     func run() throws {
         let table = try model.load()
         var writer: TraceWriter?
@@ -53,7 +56,7 @@ struct WatchCommand: ParsableCommand {
             throw ExitCode(ExitStatus.environment)
         }
         let report = checker!.finish()
-        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live"))
+        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live", coverage: coverage))
         _ = outcome
         throw ExitCode(report.verdict.exitCode)
     }

@@ -49,6 +49,12 @@ struct CoverageCLITests {
         #expect(try iavfCheck(["coverage", "samples/no-such.jsonl"]).0 == 2)
     }
 
+    @Test("watch takes --coverage (for suite run's guest)")
+    func watchFlag() throws {
+        let (code, help, _) = try iavfCheck(["watch", "--help"])
+        #expect(code == 0 && help.contains("--coverage"))
+    }
+
     @Test("coverage --model: the table's own title and rows for traces of its generation")
     func coverageModel() throws {
         let path = NSTemporaryDirectory() + "cov-delta-\(UUID().uuidString).model"
