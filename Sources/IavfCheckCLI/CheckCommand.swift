@@ -46,7 +46,11 @@ struct CheckCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @Flag(help: "After the verdict, the model coverage: table rows hit / total, the rows never hit, each rule's evaluations and findings (json: a `coverage` object; docs/coverage.md).")
+    var coverage = false
+
     func validate() throws {
+        guard !(coverage && format == .junit) else { throw ValidationError("--coverage works with --format text, json or ktap") }
         guard context >= 0 && context <= 100 else { throw ValidationError("--context must be 0...100") }
         guard maxFindings >= 0 else { throw ValidationError("--max-findings must not be negative") }
     }
@@ -59,7 +63,7 @@ struct CheckCommand: ParsableCommand {
             throw BadInput("bad input: \(e)")
         }
         if let f = ReportFormat(rawValue: format.rawValue) {
-            FileHandleOutput.stdout(ReportRenderer.render(report, format: f, traceName: trace))
+            FileHandleOutput.stdout(ReportRenderer.render(report, format: f, traceName: trace, coverage: coverage))
         } else {
             FileHandleOutput.stdout(JUnit.render([JUnit.suite(for: report, traceName: trace)]))
         }

@@ -25,7 +25,7 @@ public struct IavfCheckCommand: ParsableCommand {
         bench downup) exit 130 on SIGINT and 143 on SIGTERM, with their guest stopped.
         """,
         subcommands: [
-            CheckCommand.self, ExportCommand.self, ReportCommand.self, MergeCommand.self,
+            CheckCommand.self, CoverageCommand.self, ExportCommand.self, ReportCommand.self, MergeCommand.self,
             ModelCommand.self,
             ExplainCommand.self,
             BenchCommand.self,

@@ -29,6 +29,9 @@ struct WatchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @Flag(help: "With the report, the model coverage (as `check --coverage`; json: a `coverage` object).")
+    var coverage = false
+
     func run() throws {
         let table = try model.load()
         var writer: TraceWriter?
@@ -48,7 +51,7 @@ struct WatchCommand: ParsableCommand {
             }, warn: { FileHandleOutput.stderr("iavf-check: warning: \($0)\n") })
         try writer?.close()
         let report = checker!.finish()
-        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live"))
+        FileHandleOutput.stdout(ReportRenderer.render(report, format: format, traceName: output ?? "live", coverage: coverage))
         throw CommandOutcome(report.verdict.exitCode)
     }
 }

@@ -1,3 +1,4 @@
+import IavfModel
 import IavfTrace
 
 /// The contract's verdicts and their exit codes.
@@ -52,6 +53,9 @@ public struct CheckReport: Sendable {
     public var inconclusiveReasons: [String]
     /// Where the model's table came from when it was not the built-in one.
     public var model: String?
+    /// Which table rows the trace exercised and how often each rule was evaluated and fired
+    /// (always collected; `check --coverage` shows it).
+    public var coverage = ModelCoverage()
 
     public var totalFindings: Int { countsByRule.values.reduce(0, +) }
     public func count(_ s: Severity) -> Int { countsByRule.filter { $0.key.severity == s }.values.reduce(0, +) }

@@ -72,13 +72,17 @@ public struct CheckReportDocument: Codable, Sendable, Equatable {
     public var cases: [Case]
     public var outsideCases: Outside
     public var inconclusiveReasons: [String]
+    /// Present only when asked for (`check --coverage`): rows hit and rule evaluations.
+    public var coverage: ModelCoverage?
 
     enum CodingKeys: String, CodingKey {
-        case verdict, events, devices, generation, model, findings, counts, cases
+        case verdict, events, devices, generation, model, findings, counts, cases, coverage
         case findingsTotal = "findings_total", outsideCases = "outside_cases", inconclusiveReasons = "inconclusive_reasons"
     }
 
-    public init(_ r: CheckReport, model: String? = nil) {
+    /// `coverage`: carry the report's coverage (absent otherwise, so the document without it
+    /// is the same bytes as before coverage existed).
+    public init(_ r: CheckReport, model: String? = nil, coverage: Bool = false) {
         verdict = r.verdict
         events = r.events
         devices = r.devices
@@ -94,6 +98,7 @@ public struct CheckReportDocument: Codable, Sendable, Equatable {
         cases = r.cases.map { Case(name: $0.name, result: $0.result, findings: $0.findings, violations: $0.violations, rules: $0.rules) }
         outsideCases = Outside(findings: r.outsideCases.findings, violations: r.outsideCases.violations)
         inconclusiveReasons = r.inconclusiveReasons
+        self.coverage = coverage ? r.coverage : nil
     }
 
     public func encoded() -> String {

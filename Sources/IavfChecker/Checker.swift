@@ -33,6 +33,9 @@ public final class Checker {
     @exclusivity(unchecked) private var lastDevIndex = -1
     @exclusivity(unchecked) private var marks: [(seq: Int64, text: String, result: TraceEvent.MarkResult?)] = []
     @exclusivity(unchecked) private var findingSeqs: [(seq: Int64, severity: Severity, label: String)] = []
+    /// Rule coverage: how often each rule (by `Rule.ordinal`) was evaluated with a chance to
+    /// fire (docs/coverage.md defines it rule by rule). Findings are `countsByRule`.
+    @exclusivity(unchecked) public private(set) var ruleEvaluations = [Int](repeating: 0, count: Rule.allCases.count)
     private let contextDepth: Int
 
     /// The table the model follows (a reviewer's `--model`); nil: the generation's built-in.
@@ -84,6 +87,7 @@ public final class Checker {
         apply(e, &devices[i])
         afterEvent(e, pushed: devices[i].pending.count > pendingBefore, &devices[i])
         drainFreed(e, &devices[i])
+        if !devices[i].pendingDel.isEmpty && devices[i].hasList { ruleEvaluations[Rule.prematureFree.ordinal] &+= 1 }
         if let n = devices[i].model?.count, n > devices[i].peakList { _ = budget(n, e, &devices[i]) }
     }
 
@@ -261,6 +265,7 @@ public final class Checker {
             if op.isVlanFilterOp {
                 if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
                 if let m = d.model {
+                    ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
                     let predicted = m.predictedMessage(op)
                     if predicted != vids && !baselineSendExplained(op, vids, m, &d) {
                         reordered = sendBeforeNdoCalls(e, op, vids, &d)
@@ -341,6 +346,7 @@ public final class Checker {
                 checkLostFilters(e, filters, &d)
                 return
             }
+            ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
             if !d.ndoInFlight.isEmpty, !d.model!.matches(filters) {
                 // A snapshot from the workqueue can show an ndo's list edit before its exit.
                 let m = d.model!
@@ -588,6 +594,7 @@ public final class Checker {
     // MARK: rules
 
     private func checkCount(_ e: TraceEvent, _ filters: [Filter], _ count: Int, _ d: inout DeviceState) {
+        ruleEvaluations[Rule.countMismatch.ordinal] &+= 1
         guard count != filters.count else { return }
         report(.countMismatch, e, &d, key: nil,
                "num_vlan_filters is \(count) but the list holds \(filters.count) entries \(EventText.list(filters))")
@@ -597,6 +604,7 @@ public final class Checker {
     /// taken; a VLAN counts as lost only if it was wanted then and still is.
     private func checkLostFilters(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState, wantedThen: VlanKeySet? = nil) {
         guard !d.intent.isEmpty || !d.lostReported.isEmpty else { return }
+        if !d.intent.isEmpty { ruleEvaluations[Rule.lostFilter.ordinal] &+= 1 }
         // Fast path: every member of the intent set is in the list (distinct keys: a
         // key listed twice must not stand in for a missing one).
         var present = VlanKeySet()
@@ -644,6 +652,9 @@ public final class Checker {
 
     private func checkRejectedDelete(_ e: TraceEvent, _ op: VirtchnlOp, _ retval: Int32, _ d: inout DeviceState) {
         guard let list = d.currentList else { return }
+        // Each VLAN the refused DEL named is a chance for one of the two.
+        ruleEvaluations[Rule.untrackedHwFilter.ordinal] &+= d.pendingDel.count
+        ruleEvaluations[Rule.pfRefusedDelete.ordinal] &+= d.pendingDel.count
         var states: [VlanKey: FilterState] = [:]
         for f in list where states[f.key] == nil { states[f.key] = f.state }
         for (k, sentAt) in d.pendingDel.sorted(by: { $0.key < $1.key }) {
@@ -667,6 +678,7 @@ public final class Checker {
     }
 
     private func checkGhosts(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
+        if !list.isEmpty { ruleEvaluations[Rule.ghostFilter.ordinal] &+= 1 }
         var present = VlanKeySet()
         for f in list {
             present.insert(f.key)
@@ -695,7 +707,10 @@ public final class Checker {
     }
 
     private func checkStuck(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
+        var evaluated = false
+        defer { if evaluated { ruleEvaluations[Rule.stuckFilter.ordinal] &+= 1 } }
         for f in list where d.intent.contains(f.key) {
+            evaluated = true
             if f.state == .ACTIVE { d.stuckReported.remove(f.key); continue }
             guard !d.stuckReported.contains(f.key) else { continue }
             d.stuckReported.insert(f.key)
@@ -724,6 +739,7 @@ public final class Checker {
 
     private func checkLimitReject(_ e: TraceEvent, _ key: VlanKey, _ d: inout DeviceState) {
         guard d.vlanMode == .v2, let max = d.maxFilters else { return }
+        ruleEvaluations[Rule.spuriousLimitReject.ordinal] &+= 1
         if d.intent.count >= max { return }
         let list = d.currentList ?? []
         // A filter whose DEL the PF refused counts like one pending deletion, as in ghost-filter.
@@ -742,6 +758,7 @@ public final class Checker {
     /// had queued before it). The user's own deferred work (a delete queued before the
     /// down and sent during it) is not churn.
     private func checkChurn(_ e: TraceEvent, _ op: VirtchnlOp, _ vids: [VlanKey], _ d: inout DeviceState) {
+        ruleEvaluations[Rule.downUpChurn.ordinal] &+= 1
         for k in vids where !d.cycleUserKeys.contains(k) && !d.churnReported.contains(k) {
             let churn = op.isVlanDel ? d.intent.contains(k) : !d.cyclePendingAdds.contains(k)
             guard churn else { continue }
@@ -836,7 +853,29 @@ public final class Checker {
         let (cases, outside) = self.cases()
         return CheckReport(verdict: verdict, header: header, events: events, devices: deviceNames,
                            findings: findings, countsByRule: countsByRule, cases: cases,
-                           outsideCases: outside, inconclusiveReasons: reasons, model: table?.source)
+                           outsideCases: outside, inconclusiveReasons: reasons, model: table?.source,
+                           coverage: coverage())
+    }
+
+    /// Model and rule coverage so far (docs/coverage.md): the rows the devices' models
+    /// applied on the history the checker settled on, and each rule's evaluations and
+    /// findings. One table: the trace's generation (or the `--model` table); generation
+    /// `unknown` gives rules only. `finish()` puts the final one into the report.
+    public func coverage() -> ModelCoverage {
+        let models = devices.compactMap(\.model)
+        var rows = ReferenceModel.coverageRows(of: models)
+        var title = models.first?.tableTitle
+        if models.isEmpty, let g = header.generation {
+            // No device had events: every row of the table, none hit.
+            let m = table.flatMap { $0.generation == g ? ReferenceModel(table: $0) : nil } ?? ReferenceModel(generation: g)
+            rows = m.coverageRows()
+            title = m.tableTitle
+        }
+        let rules = Rule.allCases.map {
+            ModelCoverage.RuleCount(rule: $0.rawValue, evaluated: ruleEvaluations[$0.ordinal], fired: countsByRule[$0] ?? 0)
+        }
+        return ModelCoverage(tables: [.init(generation: header.generation?.rawValue ?? "unknown",
+                                            title: title ?? "(no model)", traces: 1, rows: rows, rules: rules)])
     }
 
     /// Cases from the marks: a result-bearing mark closes the case of every event since the

@@ -16,6 +16,19 @@ public enum ReportRenderer {
         }
     }
 
+    /// The same, with the model coverage (`--coverage`): text and KTAP print it after the
+    /// verdict (KTAP as `#` lines), JSON carries a `coverage` object.
+    public static func render(_ r: CheckReport, format: ReportFormat, traceName: String, coverage: Bool) -> String {
+        guard coverage else { return render(r, format: format, traceName: traceName) }
+        switch format {
+        case .text: return text(r, traceName: traceName) + "\n" + r.coverage.text()
+        case .json: return CheckReportDocument(r, model: r.model, coverage: true).encoded()
+        case .ktap:
+            return ktap(r, traceName: traceName)
+                + r.coverage.text().split(separator: "\n", omittingEmptySubsequences: false).dropLast().map { "# " + $0 + "\n" }.joined()
+        }
+    }
+
     // MARK: text
 
     /// One finding as a person reads it: the rule and where, what is wrong, the likely race,

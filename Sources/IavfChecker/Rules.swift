@@ -13,6 +13,22 @@ public enum Rule: String, Sendable, CaseIterable, Codable {
     case downUpChurn = "down-up-churn"
     case pfRefusedDelete = "pf-refused-delete"
 
+    /// The rule's place in `allCases` (an index for per-rule counters).
+    @inline(__always) var ordinal: Int {
+        switch self {
+        case .countMismatch: return 0
+        case .lostFilter: return 1
+        case .prematureFree: return 2
+        case .untrackedHwFilter: return 3
+        case .ghostFilter: return 4
+        case .stuckFilter: return 5
+        case .spuriousLimitReject: return 6
+        case .stateDivergence: return 7
+        case .downUpChurn: return 8
+        case .pfRefusedDelete: return 9
+        }
+    }
+
     public var severity: Severity {
         switch self {
         case .downUpChurn: return .warning

@@ -28,7 +28,7 @@ public struct ModelTable: Sendable {
         self.title = title
         self.rows = rows
         self.source = source
-        self.compiled = CompiledTable(generation, rows: rows)
+        self.compiled = CompiledTable(generation, rows: rows, title: title)
     }
 
     /// The built-in table of a generation.

@@ -57,12 +57,17 @@ public struct ReferenceModel: Sendable {
     public private(set) var freed: [VlanKey] = []
     /// Whether `freed` is kept at all (the simulator does not need it).
     public var logsFreed = false
+    /// Coverage: how often each (From state, Event) cell of the table was applied, indexed
+    /// by the table's cell (`coverageRows()` names them). Counted where a row is applied;
+    /// a copy of the model (a fork the checker keeps, a replay) counts its own history.
+    public private(set) var rowHits: [UInt64]
 
     public init(generation: Generation, vlanMode: VlanMode = .v2, maxFilters: Int? = nil) {
         self.generation = generation
         self.table = TransitionTable.compiled(generation)
         self.vlanMode = vlanMode
         self.maxFilters = maxFilters
+        self.rowHits = Array(repeating: 0, count: table.cells.count)
     }
 
     /// A model that follows a given table (a reviewer's, from `--model`).
@@ -71,6 +76,7 @@ public struct ReferenceModel: Sendable {
         self.table = table.compiled
         self.vlanMode = vlanMode
         self.maxFilters = maxFilters
+        self.rowHits = Array(repeating: 0, count: table.compiled.cells.count)
     }
 
     public var filters: [Filter] { entries.map(\.filter) }
@@ -97,8 +103,9 @@ public struct ReferenceModel: Sendable {
             apply(.userAdd, at: i, seq: seq)
             // Looked up again: a test's table (TransitionTable.withRows) may have freed it.
             if generation == .patched, before == .REMOVING, let j = index(of: key) { entries[j].note(.readdedWhileRemoving, seq) }
-        } else if let row = table.row(from: .absent, on: .userAdd),
+        } else if let (row, cell) = table.rowAndCell(from: .absent, on: .userAdd),
                   case .state(let s) = row.to {
+            rowHits[cell] &+= 1
             entries.append(Entry(key: key, state: s))
             sideEffects(row)
         }
@@ -320,7 +327,8 @@ public struct ReferenceModel: Sendable {
     @discardableResult
     private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> [Effect] {
         let before = entries[i].state
-        guard let row = table.row(from: .state(before), on: s) else { return [] }
+        guard let (row, cell) = table.rowAndCell(from: .state(before), on: s) else { return [] }
+        rowHits[cell] &+= 1
         switch row.to {
         case .unchanged: break
         case .freed:

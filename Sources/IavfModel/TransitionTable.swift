@@ -134,29 +134,47 @@ public enum TransitionTable {
     @TaskLocal static var override: CompiledTable?
 
     public static func withRows<T>(_ rows: [Transition], for g: Generation, _ body: () throws -> T) rethrows -> T {
-        try $override.withValue(CompiledTable(g, rows: rows), operation: body)
+        try $override.withValue(CompiledTable(g, rows: rows, title: "test rows"), operation: body)
     }
 }
 
-/// One generation's rows indexed by (from, stimulus), with the watchdog's selection masks.
+/// One generation's rows indexed by (from, stimulus), with the watchdog's selection masks
+/// and the coverage cells: every (From state, Event) pair a row names gets a dense index,
+/// so a model counts the rows it applies in a flat array (`ReferenceModel.rowHits`).
 final class CompiledTable: Sendable {
     let generation: Generation
+    /// The table's title (ModelTable.title), naming it in coverage reports.
+    let title: String
+    /// The rows, in table order.
+    let rows: [Transition]
     /// [from * stimuli + stimulus]
     private let flat: [Transition?]
+    /// The coverage cell of each slot of `flat` (-1: no row).
+    private let cellOfSlot: [Int32]
+    /// The coverage cells in table order: the row's index in `rows` and the one From state.
+    let cells: [(row: Int, from: FromState)]
     /// `selectable` as a bit per state ordinal: [ADD message, DEL message].
     let addMask: UInt16, delMask: UInt16
 
-    init(_ g: Generation, rows: [Transition]) {
+    init(_ g: Generation, rows: [Transition], title: String = "") {
         generation = g
+        self.title = title
+        self.rows = rows
         var m = [Transition?](repeating: nil, count: (FilterState.allCases.count + 1) * Stimulus.allCases.count)
-        for r in rows {
+        var cellOf = [Int32](repeating: -1, count: m.count)
+        var cells: [(row: Int, from: FromState)] = []
+        for (n, r) in rows.enumerated() {
             for f in r.from {
                 let i = f.index * Stimulus.allCases.count + r.on.index
                 precondition(m[i] == nil, "two rows for \(f) \(r.on) in \(g)")
                 m[i] = r
+                cellOf[i] = Int32(cells.count)
+                cells.append((n, f))
             }
         }
         flat = m
+        cellOfSlot = cellOf
+        self.cells = cells
         func mask(_ s: Stimulus) -> UInt16 { Self.selectable(rows, s).reduce(UInt16(0)) { $0 | (1 << $1.ordinal) } }
         addMask = mask(.wdAddChosen)
         delMask = mask(.wdDelChosen)
@@ -164,6 +182,14 @@ final class CompiledTable: Sendable {
 
     @inline(__always)
     func row(from: FromState, on: Stimulus) -> Transition? { flat[from.index * Stimulus.allCases.count + on.index] }
+
+    /// The row and its coverage cell (for `ReferenceModel` to count what it applies).
+    @inline(__always)
+    func rowAndCell(from: FromState, on: Stimulus) -> (row: Transition, cell: Int)? {
+        let i = from.index * Stimulus.allCases.count + on.index
+        guard let r = flat[i] else { return nil }
+        return (r, Int(cellOfSlot[i]))
+    }
 
     @inline(__always)
     func selectableMask(add: Bool) -> UInt16 { add ? addMask : delMask }
