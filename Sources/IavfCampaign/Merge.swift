@@ -1,4 +1,5 @@
 import Foundation
+import IavfModel
 import IavfScenarios
 import IavfSystem
 
@@ -88,6 +89,11 @@ public struct MergedResults: Sendable, Codable, Equatable {
     /// What a finding needs to be compared across runs: kernel, seed, verdict, target.
     public var stressOutcomes: [String] {
         stress.map { "\($0.kernel) seed \($0.report.seed.map(String.init) ?? "replay"): \($0.report.verdict.rawValue)\($0.report.target.map { " \($0)" } ?? "")" }
+    }
+
+    /// Suite and stress coverage together, per generation.
+    public var coverage: ModelCoverage {
+        ModelCoverage.merging((suite.map { [$0.coverage] } ?? []) + stress.compactMap(\.report.coverage))
     }
 
     public var failed: Bool {

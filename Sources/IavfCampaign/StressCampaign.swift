@@ -1,5 +1,6 @@
 import Foundation
 import IavfChecker
+import IavfModel
 import IavfScenarios
 
 /// What a stress run reports for one kernel (stress.json; read back by the host and `report`).
@@ -42,6 +43,8 @@ public struct StressReport: Codable, Sendable, Equatable {
     public var trace: String
     public var minimalTrace: String?
     public var seconds: Double
+    /// The model rows and rule evaluations every attempt of the campaign exercised.
+    public var coverage: ModelCoverage?
 
     public init(kernel: String, generation: String, seed: UInt64?, ops: [String], outcomes: [String], verdict: Verdict,
                 settled: Bool, findings: [Entry], target: String?, minimal: [String]?, shrinkRuns: Int, confirmed: Int?,
@@ -89,6 +92,7 @@ public struct StressReport: Codable, Sendable, Equatable {
             s += "  replay: iavf-check stress --kernel \(k) --replay '\(minimal.joined(separator: "; "))'\n"
         }
         s += "  trace: \(trace)\(minimalTrace.map { "; minimal: \($0)" } ?? "")\n"
+        if let coverage { s += coverage.tables.map { "  " + ModelCoverage.headline($0) + " (every attempt)\n" }.joined() }
         return s
     }
 }
@@ -115,7 +119,10 @@ public struct StressCampaign {
         public var outcomes: [String]
         public var trace: String
         public var opOfFinding: [Int64: Int]
-        public init(violations: [Finding], lost: Bool, settled: Bool, outcomes: [String], trace: String, opOfFinding: [Int64: Int]) {
+        public var coverage: ModelCoverage?
+        public init(violations: [Finding], lost: Bool, settled: Bool, outcomes: [String], trace: String, opOfFinding: [Int64: Int],
+                    coverage: ModelCoverage? = nil) {
+            self.coverage = coverage
             self.violations = violations
             self.lost = lost
             self.settled = settled
@@ -140,6 +147,12 @@ public struct StressCampaign {
     /// report's traces are the first attempt's and one reproducing run of the minimal one.
     public func run(_ ops: [StressOp], kernel: String, generation: String, seed: UInt64?) throws -> StressReport {
         let t0 = Date()
+        var coverage: ModelCoverage?
+        let attempt: ([StressOp]) throws -> Outcome = { ops in
+            let o = try self.attempt(ops)
+            if let c = o.coverage { coverage = coverage.map { $0.merged(with: c) } ?? c }
+            return o
+        }
         let first = try attempt(ops)
         log("run 1: \(first.violations.count) violation(s)\(first.lost ? ", events lost" : "")")
         var report = StressReport(
@@ -191,6 +204,7 @@ public struct StressCampaign {
             log("minimal (\(minimal.count) ops, \(target) in \(confirmed)/\(settings.confirm) runs): \(StressPlan.text(minimal))")
         }
         report.seconds = Date().timeIntervalSince(t0)
+        report.coverage = coverage
         return report
     }
 }
@@ -200,7 +214,7 @@ extension StressLab {
     public func campaignAttempt(_ ops: [StressOp]) throws -> StressCampaign.Outcome {
         let a = try attempt(ops)
         return .init(violations: a.violations, lost: a.lost, settled: a.settled, outcomes: a.outcomes, trace: a.trace,
-                     opOfFinding: a.opOfFinding)
+                     opOfFinding: a.opOfFinding, coverage: a.report?.coverage)
     }
 
     /// Removes the traces of attempts `from`... except `keep`.

@@ -1,6 +1,7 @@
 import Foundation
 import IavfChecker
 import IavfKTAP
+import IavfModel
 import IavfScenarios
 import IavfSystem
 import IavfVM
@@ -105,7 +106,7 @@ public struct SuiteCampaign {
         for f in ["cases-\(tag).json", "watch-\(tag).json", "console-\(tag).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
         let q = GuestCommand.quote
         let watch = (["\"$IAVF_CHECK\"", "watch", "-o", "\"$OUT/trace-\(tag).jsonl\"", "--format", "json", "--settle-ms", "300",
-                      "--quiet-file", "/tmp/iavf-quiet"] + watchArguments.map(q)).joined(separator: " ")
+                      "--quiet-file", "/tmp/iavf-quiet", "--coverage"] + watchArguments.map(q)).joined(separator: " ")
         let cases = (["\"$IAVF_CHECK\"", "suite", "cases", "--pf-control", EmulatedPFGuest.pfControl, "--pf-trace", q(guest.pfTrace),
                       "--quiet-file", "/tmp/iavf-quiet", "--results", "\"$OUT/cases-\(tag).json\""]
                      + (only.map { ["--only", q($0)] } ?? [])).joined(separator: " ")
@@ -137,9 +138,11 @@ public struct SuiteCampaign {
             cases = casesSoFar(out: out, tag: tag)
         }
         var verdict = "?"
+        var coverage: ModelCoverage?
         if let d = FileManager.default.contents(atPath: "\(out)/watch-\(tag).json"),
            let doc = try? CheckReportDocument.decode(d) {
             verdict = doc.verdict.rawValue
+            coverage = doc.coverage
             cases = SuiteResults.join(cases, checker: doc.cases.map {
                 CheckerCaseCount(name: $0.name, findings: $0.findings, violations: $0.violations)
             })
@@ -159,7 +162,9 @@ public struct SuiteCampaign {
             let tail = console.split(separator: "\n").suffix(3).joined(separator: " | ")
             problem = problems.joined(separator: "; ") + "; see \(out)/console-\(tag).txt" + (tail.isEmpty ? "" : ": \(tail)")
         }
-        return .init(kernel: k, release: release, checkerVerdict: verdict, seconds: seconds, problem: problem, cases: cases)
+        var run = SuiteReport.Kernel(kernel: k, release: release, checkerVerdict: verdict, seconds: seconds, problem: problem, cases: cases)
+        run.coverage = coverage
+        return run
     }
 }
 

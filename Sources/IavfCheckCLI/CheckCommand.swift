@@ -58,7 +58,8 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         let report: CheckReport
         do {
-            report = try CheckRun.check(path: trace, table: try model.load(), context: context, maxFindings: maxFindings)
+            report = try CheckRun.check(path: trace, table: try model.load(), context: context, maxFindings: maxFindings,
+                                        warn: { FileHandleOutput.stderr($0 + "\n") })
         } catch let e as TraceReadError {
             throw BadInput("bad input: \(e)")
         }
@@ -68,28 +69,5 @@ struct CheckCommand: ParsableCommand {
             FileHandleOutput.stdout(JUnit.render([JUnit.suite(for: report, traceName: trace)]))
         }
         throw CommandOutcome(report.verdict.exitCode)
-    }
-}
-
-/// Reading and checking a whole file: shared by `check` and `bench replay`.
-public enum CheckRun {
-    public static func check(path: String, table: ModelTable? = nil, context: Int = 6, maxFindings: Int = 10_000,
-                             warn: (String) -> Void = { FileHandleOutput.stderr($0 + "\n") }) throws -> CheckReport {
-        let reader = try TraceReader(path: path)
-        if let t = table, reader.header.generation != t.generation {
-            throw TraceReadError(file: path, line: 1, field: "generation",
-                                 message: "the trace is \(reader.header.generation?.rawValue ?? "unknown") but the model (\(t.source)) is a \(t.generation.rawValue) table")
-        }
-        let checker = Checker(header: reader.header, table: table, contextDepth: context, maxStoredFindings: maxFindings)
-        while let e = try reader.next() {
-            checker.feed(e)
-            if let refused = checker.refusal {
-                throw TraceReadError(file: path, line: reader.line, field: refused.field, message: refused.message)
-            }
-        }
-        for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
-            warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")
-        }
-        return checker.finish()
     }
 }

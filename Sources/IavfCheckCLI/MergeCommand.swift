@@ -49,6 +49,8 @@ struct MergeCommand: ParsableCommand {
             var s = "merged \(m.sources.count) file\(m.sources.count == 1 ? "" : "s")\n\n"
             if let suite = m.suite { s += SuiteRunCommand.text(suite) + "\n" }
             s += m.stressText
+            let cov = m.coverage
+            if !cov.tables.isEmpty { s += "\nmodel coverage, suite and stress together:\n" + cov.text(indent: "  ") }
             FileHandleOutput.stdout(s)
         }
         if m.failed { throw CommandOutcome(ExitStatus.fail) }

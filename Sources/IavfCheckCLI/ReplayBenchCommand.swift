@@ -81,7 +81,7 @@ struct ReplayBenchCommand: ParsableCommand {
 
         progress("decode and check")
         t0 = now()
-        let report = try CheckRun.check(path: path, context: 6)
+        let report = try CheckRun.check(path: path, context: 6, warn: { FileHandleOutput.stderr($0 + "\n") })
         let tCheck = now() - t0
 
         progress("checker alone, on events in memory")

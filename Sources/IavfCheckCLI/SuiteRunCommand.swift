@@ -98,9 +98,11 @@ struct SuiteRunCommand: ParsableCommand {
             if let problem = r.problem { s += "INCOMPLETE: \(problem)\n" }
             s += "Totals: \(r.passed) PASS, \(r.total - r.passed) FAIL of \(r.total); checker verdict \(r.checkerVerdict)\n\n"
         }
+        let cov = report.coverage
+        let coverageText = cov.tables.isEmpty ? "" : "\nmodel coverage of the real drivers (rows the traces exercised):\n" + cov.text(indent: "  ")
         let rates = report.rates
-        if rates.contains(where: { $0.runs > 1 }) { return s + Self.rateTable(rates) }
-        guard runs.count > 1 else { return s }
+        if rates.contains(where: { $0.runs > 1 }) { return s + Self.rateTable(rates) + coverageText }
+        guard runs.count > 1 else { return s + coverageText }
         let names = runs[0].cases.map(\.name)
         let w = (names.map(\.count).max() ?? 10)
         s += "case".padded(w) + "  " + runs.map { $0.kernel.padded(10) + " checker".padded(34) }.joined(separator: "  ") + "\n"
@@ -112,7 +114,7 @@ struct SuiteRunCommand: ParsableCommand {
             }
             s += line + "\n"
         }
-        return s
+        return s + coverageText
     }
 }
 

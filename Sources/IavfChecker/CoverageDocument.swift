@@ -54,18 +54,7 @@ public struct CoverageDocument: Codable, Sendable, Equatable {
     /// trace's generation, else the built-in table is. Bad input throws `TraceReadError`.
     public static func check(path: String, table: ModelTable? = nil,
                              warn: (String) -> Void = { _ in }) throws -> CheckReport {
-        let reader = try TraceReader(path: path)
-        let checker = Checker(header: reader.header, table: table?.generation == reader.header.generation ? table : nil)
-        while let e = try reader.next() {
-            checker.feed(e)
-            if let refused = checker.refusal {
-                throw TraceReadError(file: path, line: reader.line, field: refused.field, message: refused.message)
-            }
-        }
-        for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
-            warn("iavf-check: warning: \(path): skipped \(n) event\(n == 1 ? "" : "s") of unknown kind '\(kind)'")
-        }
-        return checker.finish()
+        try CheckRun.check(path: path, table: table, otherGenerations: .builtIn, warn: warn)
     }
 
     public func encoded() -> String {

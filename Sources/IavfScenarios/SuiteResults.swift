@@ -1,5 +1,6 @@
 import Foundation
 import IavfKTAP
+import IavfModel
 
 /// A case's own result, from the guest's case runner.
 public enum CaseVerdict: String, Sendable, Codable {
@@ -53,9 +54,11 @@ public struct SuiteReport: Sendable, Codable, Equatable {
         public var cases: [SuiteCaseOutcome]
         /// Which run of the kernel this is (1-based) when the suite was repeated.
         public var run: Int?
+        /// The model rows and rule evaluations the kernel's trace exercised.
+        public var coverage: ModelCoverage?
 
         enum CodingKeys: String, CodingKey {
-            case kernel, release, seconds, passed, total, complete, problem, cases, run
+            case kernel, release, seconds, passed, total, complete, problem, cases, run, coverage
             case checkerVerdict = "checker_verdict"
         }
 
@@ -148,6 +151,9 @@ public struct SuiteReport: Sendable, Codable, Equatable {
     }
 
     public var allPassed: Bool { !interrupted && !kernels.isEmpty && kernels.allSatisfy(\.allPassed) }
+
+    /// Every run's coverage merged, per generation (what the real drivers were seen doing).
+    public var coverage: ModelCoverage { ModelCoverage.merging(kernels.compactMap(\.coverage)) }
 
     public func encoded() throws -> Data {
         let enc = JSONEncoder()

@@ -211,3 +211,24 @@ import Testing
         #expect(!String(decoding: try single.encoded(), as: UTF8.self).contains("\"rates\""))
     }
 }
+
+@Suite struct CoverageWiringTests {
+    static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("samples").path
+
+    @Test("suite: the guest's watch report carries coverage into suite.json; merge unions suite and stress coverage")
+    func suiteCoverage() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cov-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let report = try CheckRun.check(path: Self.samples + "/patched-7-of-8.jsonl", table: nil)
+        try Data(CheckReportDocument(report, coverage: true).encoded().utf8).write(to: URL(fileURLWithPath: "\(out)/watch-k.json"))
+        let k = SuiteCampaign.collect(kernel: "patched", tag: "k", release: "r", jobFinished: true, out: out, only: nil, seconds: 1)
+        let cov = try #require(k.coverage)
+        #expect(cov.tables.first?.generation == "patched" && (cov.tables.first?.rowsHit ?? 0) > 0)
+        let suite = SuiteReport(kernels: [k], interrupted: false)
+        #expect(try SuiteReport.decode(try suite.encoded()).kernels[0].coverage == cov)
+        var m = MergedResults()
+        m.add(suite: suite)
+        #expect(m.coverage.tables.first?.rowsHit == cov.tables.first?.rowsHit)
+    }
+}
