@@ -72,8 +72,8 @@ public struct EmulatedPFGuest: Sendable {
     public func run(job: String, note: (String) -> Void = { _ in }) throws -> Outcome {
         let vmProgress = VMProgress(enabled: progress)
         let prepared = try KernelStore(progress: vmProgress).prepare(try KernelSpec.parse(kernel))
-        _ = try KernelHeaders.ensure(release: prepared.release, note: note)
-        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
+        let headers = try prepared.headers ?? KernelHeaders.ensure(release: prepared.release, note: note)
+        let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release, headers: headers)
         note("\(kernel) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built")")
         var options = VirtualMachine.Options(kernel: kernel, command: ["sh", "-c", script(job: job)])
         options.timeout = timeout

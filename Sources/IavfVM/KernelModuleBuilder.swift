@@ -52,10 +52,11 @@ public struct KernelModuleBuilder: Sendable {
 
     public func headers(for release: String) -> String { "\(headersRoot)/linux-headers-\(release)" }
 
-    /// Builds (or reuses) MODULE.ko for `release`.
-    public func build(release: String) throws -> Built {
+    /// Builds (or reuses) MODULE.ko for `release`, against `headers` (default: Debian's
+    /// linux-headers-RELEASE under `headersRoot`; a built kernel tree for a source-built kernel).
+    public func build(release: String, headers given: String? = nil) throws -> Built {
         let start = Date()
-        let kdir = headers(for: release)
+        let kdir = given ?? headers(for: release)
         guard FileManager.default.fileExists(atPath: kdir + "/Makefile") else {
             throw VMError.environment("""
             no kernel headers for \(release) in \(kdir): apt-get install -y --no-install-recommends \
@@ -63,7 +64,14 @@ public struct KernelModuleBuilder: Sendable {
             """)
         }
         let files = try sourceFiles()
-        let dir = "\(cacheDirectory)/modules/\(moduleName)/\(release)/\(try sourceHash(files))"
+        // A tree's build is keyed by the tree too: two trees may share a release name.
+        var headersKey = ""
+        if kdir != headers(for: release) {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for b in Array(kdir.utf8) { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+            headersKey = "-" + String(h, radix: 16)
+        }
+        let dir = "\(cacheDirectory)/modules/\(moduleName)/\(release)\(headersKey)/\(try sourceHash(files))"
         let ko = "\(dir)/\(moduleName).ko"
         if FileManager.default.fileExists(atPath: ko) {
             return Built(path: ko, wasCached: true, seconds: Date().timeIntervalSince(start))

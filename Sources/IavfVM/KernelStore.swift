@@ -13,6 +13,9 @@ public struct PreparedKernel: Sendable, Equatable {
     public var label: String
     /// False when this run downloaded or extracted something.
     public var wasCached: Bool
+    /// Headers to build modules against when not Debian's linux-headers-RELEASE (a built
+    /// source tree is its own).
+    public var headers: String? = nil
 }
 
 /// One entry of `iavf-check vm kernels`.
@@ -172,6 +175,9 @@ public struct KernelStore: Sendable {
     }
 
     func prepareTree(_ path: String) throws -> PreparedKernel {
+        if SourceTreeKernel.isBuiltTree(path) {
+            return try SourceTreeKernel.prepare(path, cacheRoot: cacheDirectory) { try self.depmod(tree: $0, release: $1) }
+        }
         let (release, modules, vmlinuz) = try Self.layout(ofTree: path)
         let dep = (modules as NSString).appendingPathComponent("modules.dep")
         if !FileManager.default.fileExists(atPath: dep) {

@@ -103,3 +103,43 @@ struct KernelResolutionTests {
         #expect(left == [".tmp-k-\(getpid())", ".tmp-k-\(getppid())"])
     }
 }
+
+@Suite("a kernel built from source")
+struct SourceTreeKernelTests {
+    func tree() throws -> String {
+        let t = FileManager.default.temporaryDirectory.appendingPathComponent("srctree-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: t + "/arch/x86/boot", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: t + "/include/config", withIntermediateDirectories: true)
+        for f in ["Makefile", "Kconfig"] { FileManager.default.createFile(atPath: "\(t)/\(f)", contents: Data()) }
+        return t
+    }
+
+    @Test("a source tree without bzImage, or not fully built, is bad input naming the make step")
+    func unbuilt() throws {
+        let t = try tree()
+        #expect(SourceTreeKernel.isBuiltTree(t))
+        #expect(throws: VMError.self) { try SourceTreeKernel.release(of: t) }
+        do { _ = try SourceTreeKernel.release(of: t) } catch let e as VMError {
+            #expect(e.exitCode == 2 && "\(e)".contains("without arch/x86/boot/bzImage"))
+        }
+        FileManager.default.createFile(atPath: t + "/arch/x86/boot/bzImage", contents: Data([1]))
+        do { _ = try SourceTreeKernel.release(of: t); Issue.record("no error") } catch let e as VMError {
+            #expect("\(e)".contains("kernel.release"))
+        }
+        try Data("6.12.0-rc1-review+\n".utf8).write(to: URL(fileURLWithPath: t + "/include/config/kernel.release"))
+        #expect(try SourceTreeKernel.release(of: t) == "6.12.0-rc1-review+")
+    }
+
+    @Test("a built tree with its modules installed in it boots from bzImage and is its own headers")
+    func installedModules() throws {
+        let t = try tree()
+        FileManager.default.createFile(atPath: t + "/arch/x86/boot/bzImage", contents: Data([1]))
+        try Data("6.12.0-test\n".utf8).write(to: URL(fileURLWithPath: t + "/include/config/kernel.release"))
+        try FileManager.default.createDirectory(atPath: t + "/lib/modules/6.12.0-test/kernel", withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: t + "/lib/modules/6.12.0-test/modules.dep", contents: Data())
+        let cache = FileManager.default.temporaryDirectory.appendingPathComponent("cache-\(UUID().uuidString)").path
+        let k = try KernelStore(cacheDirectory: cache).prepare(.tree(t))
+        #expect(k.release == "6.12.0-test" && k.vmlinuz == t + "/arch/x86/boot/bzImage")
+        #expect(k.headers == t && k.modulesDirectory == t + "/lib/modules/6.12.0-test")
+    }
+}
