@@ -62,6 +62,9 @@ struct StressOptions: ParsableArguments {
     @Option(help: "Runs of the minimal sequence to say how reliably it reproduces.")
     var confirm: Int = 3
 
+    @Option(help: "How ops are drawn: uniform (every kind by weight), swarm (a per-seed subset of kinds) or guided (swarm, plus VLAN work timed right after resets, downs and deletes).")
+    var mode: StressMode = .uniform
+
     @Option(help: "Op kinds never to draw, comma-separated (e.g. reject-add when its known finding dominates).")
     var without: String?
 
@@ -91,6 +94,7 @@ struct StressOptions: ParsableArguments {
         if let seed { a += ["--seed", String(seed)] }
         if let target { a += ["--target", target] }
         if let without { a += ["--without", without] }
+        if mode != .uniform { a += ["--mode", mode.rawValue] }
         if let replay { a += ["--replay", replay] }
         // Validated on the host (load() exits 2 on bad input) before a guest boots.
         a += (try? model.guestArguments()) ?? []
@@ -217,7 +221,7 @@ struct StressGuestCommand: ParsableCommand {
         let campaign = StressCampaign(settings: stress.campaignSettings, attempt: lab.campaignAttempt, log: log)
         func one(seed: UInt64?, file: String) throws {
             let firstAttempt = lab.attempts + 1
-            let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded)
+            let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded, mode: stress.mode)
             log("\(seed.map { "seed \($0): " } ?? "replay: ")\(StressPlan.text(ops))")
             let report = try campaign.run(ops, kernel: kernelName, generation: lab.generation?.rawValue ?? "unknown", seed: seed)
             // Keep the first run's trace and one reproducing run of the minimal sequence.
@@ -235,3 +239,5 @@ struct StressGuestCommand: ParsableCommand {
         }
     }
 }
+
+extension StressMode: ExpressibleByArgument {}

@@ -2,6 +2,12 @@ import IavfSystem
 import Foundation
 import IavfModel
 
+/// How `stress` draws its ops: every kind by its weight (uniform), from a per-seed subset of
+/// kinds (swarm), or swarm plus ops timed into the windows races need (guided).
+public enum StressMode: String, Sendable, CaseIterable, Codable {
+    case uniform, swarm, guided
+}
+
 /// One step of `iavf-check stress`: what a user, a namespace manager or the PF does to VF1.
 /// Written and parsed as short words ("add 101", "down", "pf-reset") so a shrunk sequence
 /// can be printed, pasted back with `--replay`, and read by a person.
@@ -24,6 +30,9 @@ public enum StressOp: Equatable, Hashable, Sendable, CustomStringConvertible {
     case rejectDel
     /// Do nothing for this many milliseconds (lets queued work go out, or not).
     case wait(ms: Int)
+
+    /// The op's kind as `--without` and the weights name it.
+    public var kind: String { description.split(separator: " ").first.map(String.init) ?? description }
 
     public var description: String {
         switch self {
@@ -85,14 +94,42 @@ public enum StressPlan {
     /// what really happens is not fed back: the ops depend on the seed alone.
     /// `excluding`: op kinds (`reject-add`, `netns`, ...) never to draw, e.g. the trigger of a
     /// finding already known. The other kinds keep their relative weights.
-    public static func generate(seed: UInt64, count: Int, excluding: Set<String> = []) -> [StressOp] {
+    public static func generate(seed: UInt64, count: Int, excluding: Set<String> = [], mode: StressMode = .uniform) -> [StressOp] {
         var rng = SplitMix64(seed: seed)
-        let weights = Self.weights.filter { !excluding.contains($0.kind) }
+        var weights = Self.weights.filter { !excluding.contains($0.kind) }
+        if mode != .uniform {
+            // Swarm testing: this sequence draws from a random subset of the kinds (VLAN work
+            // always), so rare combinations get the whole sequence instead of a few percent.
+            let kept = weights.filter { w in ["add", "del"].contains(w.kind) || rng.next() % 2 == 0 }
+            if kept.count > 2 || weights.count <= 2 { weights = kept }
+        }
         let total = weights.reduce(0) { $0 + $1.weight }
         var ops: [StressOp] = []
         var present: [UInt16] = []
         ops.reserveCapacity(count)
         for _ in 0..<max(count, 0) {
+            // Guided: right after a reset, an FLR, a link flap, a down or a namespace move,
+            // delete (or add) a VLAN at once, while the driver is inside that window (the
+            // caps reply of a reset re-queues the list: S3; a down overwrites a queued delete:
+            // R1); right after a delete, sometimes reset or go down while the DEL is with the PF.
+            if mode == .guided, let last = ops.last, rng.next() % 2 == 0 {
+                switch last {
+                case .pfReset, .flr, .linkFlap, .down, .netns:
+                    if let v = present.isEmpty ? nil : present[Int(rng.next() % UInt64(present.count))] {
+                        ops.append(.del(v))
+                        present.removeAll { $0 == v }
+                    } else {
+                        let v = vids[Int(rng.next() % UInt64(vids.count))]
+                        ops.append(.add(v))
+                        present.append(v)
+                    }
+                    continue
+                case .del where rng.next() % 2 == 0:
+                    let next: [StressOp] = [.pfReset, .down, .flr].filter { !excluding.contains($0.kind) }
+                    if !next.isEmpty { ops.append(next[Int(rng.next() % UInt64(next.count))]); continue }
+                default: break
+                }
+            }
             var pick = Int(rng.next() % UInt64(total))
             var kind = weights[0].kind
             for w in weights {
@@ -122,6 +159,11 @@ public enum StressPlan {
             }
         }
         return ops
+    }
+
+    /// The kinds a mode kept for `seed` (swarm and guided draw from a subset).
+    public static func kinds(seed: UInt64, excluding: Set<String> = [], mode: StressMode) -> [String] {
+        Set(generate(seed: seed, count: 400, excluding: excluding, mode: mode).map(\.kind)).sorted()
     }
 
     /// "add 100; down; up" (also newline-separated) -> ops; names the first bad op.
