@@ -1,3 +1,4 @@
+import CIavfEvents
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -72,8 +73,8 @@ public final class IavfProbeSession {
             try object.setAutoload(p, wanted.contains(p.name))
         }
         var mask: UInt32 = 0
-        if options.snapshotAtEnter { mask |= 1 }
-        if options.snapshotAtExit { mask |= 2 }
+        if options.snapshotAtEnter { mask |= UInt32(IAVF_SNAP_AT_ENTER) }
+        if options.snapshotAtExit { mask |= UInt32(IAVF_SNAP_AT_EXIT) }
         try object.setGlobal("snapshot_mask", mask)
         try object.setGlobal("filter_ifindex", options.ifindex)
         try object.setMaxEntries(map: ProbePipeline.eventsMap, options.ringBufferBytes)

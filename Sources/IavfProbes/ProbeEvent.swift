@@ -1,3 +1,4 @@
+import CIavfEvents
 import CIavfShim
 import IavfModel
 #if canImport(Glibc)
@@ -220,13 +221,13 @@ public final class ProbeEventDecoder: @unchecked Sendable {
         return d
     }
 
-    static var devKeyOffset: Int { Int(IAVFSHIM_HDR_DEV_KEY) }
-    static var ifindexOffset: Int { Int(IAVFSHIM_HDR_IFINDEX) }
-    static var ifnameOffset: Int { Int(IAVFSHIM_HDR_IFNAME) }
-    static var busOffset: Int { Int(IAVFSHIM_HDR_BUS) }
+    static var devKeyOffset: Int { Int(IAVF_EV_HDR_OFF_DEV_KEY) }
+    static var ifindexOffset: Int { Int(IAVF_EV_HDR_OFF_IFINDEX) }
+    static var ifnameOffset: Int { Int(IAVF_EV_HDR_OFF_IFNAME) }
+    static var busOffset: Int { Int(IAVF_EV_HDR_OFF_BUS) }
     static var nameLength: Int { Int(IAVF_EV_NAME_LEN) }
 
-    static var hdrSize: Int { Int(IAVFSHIM_HDR_SIZE) }
+    static var hdrSize: Int { Int(IAVF_EV_HDR_SIZE) }
 
     public func decode(_ buf: UnsafeRawBufferPointer) throws -> ProbeEvent {
         guard buf.count >= Self.hdrSize else { throw ProbeDecodeError.tooShort(size: buf.count) }

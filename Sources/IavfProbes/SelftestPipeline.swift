@@ -1,3 +1,4 @@
+import CIavfEvents
 import CIavfShim
 import Foundation
 #if canImport(Glibc)

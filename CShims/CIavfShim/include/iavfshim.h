@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The one record layout shared with the BPF programs. */
-#include "../../../bpf/iavf_events.h"
+/* The one record layout shared with the BPF programs (module CIavfEvents). */
+#include "iavf_events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -141,17 +141,6 @@ void iavfshim_stop_signals_restore(void);
 int iavfshim_stop_requested(void); /* the signal number, or 0 */
 void iavfshim_stop_reset(void);
 void iavfshim_stop_request(int signo); /* the same from code (tests, timers) */
-
-/* ---- record layout for the Swift decoder --------------------------------------
- * Offsets as constants: Swift reads them without lazy-initialised globals on the
- * per-record path. */
-enum {
-	IAVFSHIM_HDR_SIZE = sizeof(struct iavf_ev_hdr),
-	IAVFSHIM_HDR_DEV_KEY = offsetof(struct iavf_ev_hdr, dev_key),
-	IAVFSHIM_HDR_IFINDEX = offsetof(struct iavf_ev_hdr, ifindex),
-	IAVFSHIM_HDR_IFNAME = offsetof(struct iavf_ev_hdr, ifname),
-	IAVFSHIM_HDR_BUS = offsetof(struct iavf_ev_hdr, bus),
-};
 
 /* ---- selftest / bench -------------------------------------------------------- */
 long iavfshim_selftest_syscall_nr(void);
