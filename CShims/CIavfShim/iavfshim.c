@@ -8,13 +8,11 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -529,25 +527,6 @@ int64_t iavfshim_link_id(const iavfshim_link *link)
 
 /* ---- ring buffer ---------------------------------------------------------- */
 
-/* Written by the stop signal handler: wakes every ring buffer's epoll at once,
- * whichever thread the signal was delivered to. */
-static int stop_efd = -1;
-static pthread_once_t stop_efd_once = PTHREAD_ONCE_INIT;
-
-static void stop_efd_init(void)
-{
-	stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static void stop_efd_kick(void)
-{
-	if (stop_efd >= 0) {
-		uint64_t one = 1;
-		ssize_t r = write(stop_efd, &one, sizeof(one)); /* async-signal-safe */
-		(void)r;
-	}
-}
-
 int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_fn fn, void *ctx,
 			 iavfshim_ringbuf **out)
 {
@@ -567,16 +546,17 @@ int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_
 		return -ENOMEM;
 	}
 	s->rb = rb;
-	/* The stop eventfd joins the ring buffer's epoll set, edge-triggered, tagged as
-	 * ring 0: a stop request makes a blocked poll return at once (it then consumes
-	 * ring 0, which is harmless). */
-	pthread_once(&stop_efd_once, stop_efd_init);
-	if (stop_efd >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = 0 };
-		epoll_ctl(ring_buffer__epoll_fd(rb), EPOLL_CTL_ADD, stop_efd, &ev);
-	}
 	*out = s;
 	return 0;
+}
+
+int iavfshim_ringbuf_add_wake_fd(iavfshim_ringbuf *rb, int fd)
+{
+	/* Edge-triggered and tagged as ring 0 (libbpf reads data.fd as a ring index): a write
+	 * to fd makes a blocked poll return at once; it then consumes ring 0, which is harmless. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = 0 };
+	errno = 0;
+	return epoll_ctl(ring_buffer__epoll_fd(rb->rb), EPOLL_CTL_ADD, fd, &ev) ? neg_errno(EINVAL) : 0;
 }
 
 int iavfshim_ringbuf_poll(iavfshim_ringbuf *rb, int timeout_ms)
@@ -764,64 +744,6 @@ int iavfshim_link_exists(uint32_t id)
 		return errno == ENOENT ? 0 : neg_errno(EINVAL);
 	close(fd);
 	return 1;
-}
-
-/* ---- stop signals ----------------------------------------------------------- */
-
-static volatile sig_atomic_t stop_signo;
-static struct sigaction old_int, old_term;
-static bool signals_installed;
-
-static void stop_efd_kick(void);
-
-static void on_stop_signal(int signo)
-{
-	stop_signo = signo;
-	stop_efd_kick();
-}
-
-int iavfshim_stop_signals_install(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: epoll_wait returns EINTR */
-	if (sigaction(SIGINT, &sa, signals_installed ? NULL : &old_int) ||
-	    sigaction(SIGTERM, &sa, signals_installed ? NULL : &old_term))
-		return neg_errno(EINVAL);
-	signals_installed = true;
-	return 0;
-}
-
-void iavfshim_stop_signals_restore(void)
-{
-	if (!signals_installed)
-		return;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	signals_installed = false;
-}
-
-int iavfshim_stop_requested(void)
-{
-	return stop_signo;
-}
-
-void iavfshim_stop_reset(void)
-{
-	stop_signo = 0;
-	if (stop_efd >= 0) {
-		uint64_t v;
-		ssize_t r = read(stop_efd, &v, sizeof(v)); /* re-arm the edge */
-		(void)r;
-	}
-}
-
-void iavfshim_stop_request(int signo)
-{
-	stop_signo = signo ? signo : SIGTERM;
-	stop_efd_kick();
 }
 
 /* ---- selftest / bench ------------------------------------------------------- */

@@ -124,7 +124,7 @@ enum LiveRun {
             }
             return failure != nil
         }
-        let signal = ProbePipeline.stopSignal
+        let signal = StopSignal.received
         if let signal, let c = child { c.forward(signal) }
         let status = child?.wait()
         for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }

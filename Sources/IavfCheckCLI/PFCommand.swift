@@ -2,15 +2,13 @@ import ArgumentParser
 import Foundation
 import IavfModel
 import IavfPF
+import IavfProbes
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
 #endif
 
 extension VlanMode: ExpressibleByArgument {}
-
-/// Set by SIGINT/SIGTERM; the emulator loop checks it at least every 50 ms.
-nonisolated(unsafe) private var pfStopSignal: Int32 = 0
 
 /// `iavf-check pf`: the emulated AVF PF for the avfpf module's VFs, until signalled.
 struct PFCommand: ParsableCommand {
@@ -133,12 +131,18 @@ struct PFCommand: ParsableCommand {
             if let control { unlink(control) }
         }
 
-        signal(SIGINT) { pfStopSignal = $0 }
-        signal(SIGTERM) { pfStopSignal = $0 }
+        // SIGINT/SIGTERM through the same handler as record and watch: the poll in
+        // transport.wait returns EINTR (or times out within 50 ms) and the loop ends.
+        StopSignal.reset()
+        do { try StopSignal.install() } catch {
+            FileHandleOutput.stderr("iavf-check pf: \(error)\n")
+            throw ExitCode(ExitStatus.environment)
+        }
+        defer { StopSignal.restore() }
         var pendingText = ""
         emulator.start()
         if let ready { _ = FileManager.default.createFile(atPath: ready, contents: Data("attached\n".utf8)) }
-        while pfStopSignal == 0 {
+        while StopSignal.received == nil {
             let events = transport.wait(timeoutMs: emulator.nextTimeoutMs())
             if controlFD >= 0 {
                 var buf = [UInt8](repeating: 0, count: 4096)
@@ -161,7 +165,7 @@ struct PFCommand: ParsableCommand {
             }
             emulator.step(events: events)
         }
-        options.log?("stopping on signal \(pfStopSignal)")
+        options.log?("stopping on signal \(StopSignal.received ?? 0)")
         try? options.trace?.close()
     }
 }

@@ -188,10 +188,15 @@ public final class RingBuffer {
         let ctx = Unmanaged.passUnretained(sink).toOpaque()
         try shimCheck(iavfshim_ringbuf_new(object.raw, map, ringBufferCallback, ctx, &out), "open ring buffer \(map)")
         raw = out
+        // A stop request (SIGINT/SIGTERM) wakes a blocked poll, whichever thread took the signal.
+        if StopSignal.wakeFD >= 0 {
+            try shimCheck(iavfshim_ringbuf_add_wake_fd(out, StopSignal.wakeFD), "add the stop pipe to ring buffer \(map)")
+        }
     }
 
     /// Wait up to `timeoutMs` and hand every available record to the sink.
-    /// Returns the number of records, or -EINTR when a signal interrupted the wait.
+    /// Returns the number of records, or -EINTR when a signal interrupted the wait (a stop
+    /// request ends the wait too, see `StopSignal`).
     @discardableResult
     public func poll(timeoutMs: Int32) throws -> Int32 {
         guard let raw else { return 0 }

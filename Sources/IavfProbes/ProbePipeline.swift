@@ -91,16 +91,17 @@ public final class ProbePipeline {
     }
 
     /// Deliver until `shouldStop()` is true, the handler returns false, or SIGINT/SIGTERM
-    /// arrives (when `stopOnSignals`). Then detach, drain, and report final losses.
+    /// arrives (when `stopOnSignals`; `StopSignal.received` tells which). Then detach, drain,
+    /// and report final losses.
     public func run(stopOnSignals: Bool = true, pollTimeoutMs: Int32 = 100,
                     shouldStop: () -> Bool = { false }) throws {
         if stopOnSignals {
-            iavfshim_stop_reset()
-            try shimCheck(iavfshim_stop_signals_install(), "install SIGINT/SIGTERM handlers")
+            StopSignal.reset()
+            try StopSignal.install()
         }
-        defer { if stopOnSignals { iavfshim_stop_signals_restore() } }
+        defer { if stopOnSignals { StopSignal.restore() } }
         wantStop = false
-        while !wantStop && !shouldStop() && (!stopOnSignals || iavfshim_stop_requested() == 0) {
+        while !wantStop && !shouldStop() && (!stopOnSignals || StopSignal.received == nil) {
             try pollOnce(timeoutMs: pollTimeoutMs)
         }
         try finish()
@@ -124,15 +125,6 @@ public final class ProbePipeline {
             if r > 0 { _ = handler?(.lost(count: r)) }
         }
     }
-
-    /// The signal that asked to stop (SIGINT/SIGTERM), or nil.
-    public static var stopSignal: Int32? {
-        let s = iavfshim_stop_requested()
-        return s == 0 ? nil : s
-    }
-
-    /// Ask a running loop to stop (what a signal does).
-    public static func requestStop(signal: Int32 = SIGTERM) { iavfshim_stop_request(signal) }
 
     public func close() {
         guard !closed else { return }

@@ -105,6 +105,9 @@ int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_
 			 iavfshim_ringbuf **out);
 /* Wait up to timeout_ms and consume what is there: records handled, or -errno (-EINTR on a signal). */
 int iavfshim_ringbuf_poll(iavfshim_ringbuf *rb, int timeout_ms);
+/* Add fd (e.g. a self-pipe's read end) to the ring buffer's epoll set: writing to it wakes
+ * a blocked iavfshim_ringbuf_poll (edge-triggered; the caller owns fd). */
+int iavfshim_ringbuf_add_wake_fd(iavfshim_ringbuf *rb, int fd);
 /* Consume without waiting. */
 int iavfshim_ringbuf_consume(iavfshim_ringbuf *rb);
 void iavfshim_ringbuf_free(iavfshim_ringbuf *rb);
@@ -134,13 +137,6 @@ void iavfshim_close_fd(int fd);
 int64_t iavfshim_prog_next_id(uint32_t id);
 int iavfshim_prog_info_by_id(uint32_t id, char name[16], uint32_t *type, uint64_t *run_cnt, uint64_t *run_time_ns);
 int iavfshim_link_exists(uint32_t id);
-
-/* SIGINT/SIGTERM set a flag (no SA_RESTART, so a blocked poll returns -EINTR). */
-int iavfshim_stop_signals_install(void);
-void iavfshim_stop_signals_restore(void);
-int iavfshim_stop_requested(void); /* the signal number, or 0 */
-void iavfshim_stop_reset(void);
-void iavfshim_stop_request(int signo); /* the same from code (tests, timers) */
 
 /* ---- selftest / bench -------------------------------------------------------- */
 long iavfshim_selftest_syscall_nr(void);
