@@ -36,13 +36,17 @@ let package = Package(
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
         .target(name: "CIavfShim", dependencies: ["CIavfEvents"], path: "CShims/CIavfShim",
                 linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        // The C side of `bench pipeline` and the host self-test: a minimal C consumer of the ring
+        // buffer (what the Swift consumer is measured against) and the prctl() trigger.
+        .target(name: "CIavfBenchConsumer", dependencies: ["CIavfShim", "CIavfEvents"], path: "CShims/CIavfBenchConsumer",
+                linkerSettings: [.linkedLibrary("bpf")]),
         // Host tool of the BPFObjectsPlugin: turns compiled BPF objects into Swift source.
         .executableTarget(name: "IavfBPFEmbed", path: "Sources/IavfBPFEmbed"),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds them: `swift build` is the only step.
         .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["IavfBPFEmbed"],
                 path: "Plugins/BPFObjectsPlugin"),
         // Live probes: Swift owners of libbpf objects, the record decoder, BTF look-ups, probe table.
-        .target(name: "IavfProbes", dependencies: ["CIavfShim", "CIavfEvents", "IavfModel"], path: "Sources/IavfProbes",
+        .target(name: "IavfProbes", dependencies: ["CIavfShim", "CIavfEvents", "CIavfBenchConsumer", "IavfModel"], path: "Sources/IavfProbes",
                 // The ring buffer callback runs per record; dynamic exclusivity checks on the
                 // pipeline's counters were a tenth of the consumer's time (bench pipeline).
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])],

@@ -1,3 +1,4 @@
+import CIavfBenchConsumer
 import CIavfShim
 import Foundation
 #if canImport(Glibc)

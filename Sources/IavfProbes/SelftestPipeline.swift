@@ -1,4 +1,5 @@
 import CIavfEvents
+import CIavfBenchConsumer
 import CIavfShim
 import Foundation
 #if canImport(Glibc)

@@ -138,23 +138,6 @@ int64_t iavfshim_prog_next_id(uint32_t id);
 int iavfshim_prog_info_by_id(uint32_t id, char name[16], uint32_t *type, uint64_t *run_cnt, uint64_t *run_time_ns);
 int iavfshim_link_exists(uint32_t id);
 
-/* ---- selftest / bench -------------------------------------------------------- */
-long iavfshim_selftest_syscall_nr(void);
-/* prctl(IAVF_SELFTEST_MAGIC, mode, param, count): what selftest.bpf.c reacts to. */
-long iavfshim_selftest_trigger(uint64_t mode, uint64_t param, uint64_t count);
-/* The practical limit: a C consumer that only counts and checksums the records of
- * a ring buffer map. It keeps its own ring_buffer (mapped once) so repeated runs
- * measure consumption, not set-up. */
-typedef struct iavfshim_c_consumer iavfshim_c_consumer;
-int iavfshim_c_consumer_new(iavfshim_object *obj, const char *map, iavfshim_c_consumer **out);
-/* Consume until `target` records were received or dropped (per-CPU counter drops_map,
- * may be NULL), or timeout_ms passed (-ETIMEDOUT). `busy`: poll with a zero timeout
- * (a drain of a pre-filled ring) instead of sleeping in epoll. `ns`: time spent, from
- * the first poll. Returns 0 or -errno. */
-int iavfshim_c_consumer_run(iavfshim_c_consumer *c, const char *drops_map, uint64_t target, int timeout_ms,
-			    bool busy, uint64_t *received, uint64_t *checksum, uint64_t *ns);
-void iavfshim_c_consumer_free(iavfshim_c_consumer *c);
-
 #ifdef __cplusplus
 }
 #endif
