@@ -40,6 +40,8 @@ let package = Package(
         // buffer (what the Swift consumer is measured against) and the prctl() trigger.
         .target(name: "CIavfBenchConsumer", dependencies: ["CIavfShim", "CIavfEvents"], path: "CShims/CIavfBenchConsumer",
                 linkerSettings: [.linkedLibrary("bpf")]),
+        // Fault injection into the shim through its hook, for tests only: no product depends on it.
+        .target(name: "CIavfShimFaults", dependencies: ["CIavfShim"], path: "CShims/CIavfShimFaults"),
         // Host tool of the BPFObjectsPlugin: turns compiled BPF objects into Swift source.
         .executableTarget(name: "IavfBPFEmbed", path: "Sources/IavfBPFEmbed"),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds them: `swift build` is the only step.
@@ -86,7 +88,7 @@ let package = Package(
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
-        .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim", "CIavfEvents"], path: "Tests/IavfProbesTests"),
+        .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim", "CIavfEvents", "CIavfShimFaults"], path: "Tests/IavfProbesTests"),
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),

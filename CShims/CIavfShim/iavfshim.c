@@ -63,17 +63,6 @@ static void log_append(const char *s, size_t n)
 	pthread_mutex_unlock(&log_lock);
 }
 
-static void log_printf(const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		log_append(tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char tmp[2048];
@@ -118,65 +107,26 @@ size_t iavfshim_log_copy(char *buf, size_t cap)
 	return n;
 }
 
-/* ---- fault injection ----------------------------------------------------------- */
+/* ---- test seam ------------------------------------------------------------------ */
 
-struct fault {
-	int err;
-	unsigned skip;
-	bool armed;
-};
-static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fault faults[IAVFSHIM_OP_COUNT];
-static uint64_t calls[IAVFSHIM_OP_COUNT];
-static const char *op_names[IAVFSHIM_OP_COUNT] = {
-	"open", "load", "attach", "ringbuf_new", "ringbuf_poll", "map_lookup", "map_update", "test_run", "btf_load",
-};
+static iavfshim_fault_fn fault_hook; /* NULL unless a test installed one */
 
-void iavfshim_fault_set(iavfshim_op op, int err, unsigned skip)
+void iavfshim_fault_hook_set(iavfshim_fault_fn fn)
 {
-	if ((unsigned)op >= IAVFSHIM_OP_COUNT)
-		return;
-	pthread_mutex_lock(&fault_lock);
-	faults[op] = (struct fault){ .err = err > 0 ? err : -err, .skip = skip, .armed = true };
-	pthread_mutex_unlock(&fault_lock);
+	__atomic_store_n(&fault_hook, fn, __ATOMIC_RELEASE);
 }
 
-void iavfshim_fault_clear(void)
+void iavfshim_log_note(const char *text)
 {
-	pthread_mutex_lock(&fault_lock);
-	memset(faults, 0, sizeof(faults));
-	memset(calls, 0, sizeof(calls));
-	pthread_mutex_unlock(&fault_lock);
-}
-
-uint64_t iavfshim_call_count(iavfshim_op op)
-{
-	if ((unsigned)op >= IAVFSHIM_OP_COUNT)
-		return 0;
-	pthread_mutex_lock(&fault_lock);
-	uint64_t n = calls[op];
-	pthread_mutex_unlock(&fault_lock);
-	return n;
+	if (text)
+		log_append(text, strlen(text));
 }
 
 /* Every wrapped libbpf call passes here first: returns -errno to fail, or 0. */
-static int seam(iavfshim_op op)
+static inline int seam(iavfshim_op op)
 {
-	int err = 0;
-	pthread_mutex_lock(&fault_lock);
-	calls[op]++;
-	if (faults[op].armed) {
-		if (faults[op].skip == 0) {
-			err = -faults[op].err;
-			faults[op].armed = false;
-		} else {
-			faults[op].skip--;
-		}
-	}
-	pthread_mutex_unlock(&fault_lock);
-	if (err)
-		log_printf("iavfshim: injected fault: %s fails with %s\n", op_names[op], strerror(-err));
-	return err;
+	iavfshim_fault_fn fn = __atomic_load_n(&fault_hook, __ATOMIC_ACQUIRE);
+	return fn ? fn(op) : 0;
 }
 
 static int neg_errno(int fallback)

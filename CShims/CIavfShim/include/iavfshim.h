@@ -9,8 +9,13 @@
  * matching *_close/*_free/*_destroy. Links and ring buffers must be released
  * before the object they came from (the Swift owners guarantee this order).
  *
- * Fault injection: iavfshim_fault_set() makes the next matching call fail with
- * a chosen errno, so tests can drive every error path without root.
+ * Test seam: every wrapped libbpf call first asks a fault hook, when one is set
+ * (iavfshim_fault_hook_set; the test-only target CIavfShimFaults installs it), so
+ * tests can drive every error path without root.
+ *
+ * Not here: SIGINT/SIGTERM (StopSignal, in Swift), the C consumer of `bench
+ * pipeline` and the selftest trigger (CIavfBenchConsumer), the record layout
+ * (iavf_events.h, module CIavfEvents).
  */
 #ifndef IAVFSHIM_H
 #define IAVFSHIM_H
@@ -39,7 +44,8 @@ void iavfshim_log_clear(void);
 /* Copy up to cap-1 bytes of the captured text (the newest part if it is longer); returns its full length. */
 size_t iavfshim_log_copy(char *buf, size_t cap);
 
-/* ---- fault injection (tests) ------------------------------------------------ */
+/* ---- test seam ------------------------------------------------------------------ */
+/* The calls a test can make fail. */
 typedef enum iavfshim_op {
 	IAVFSHIM_OP_OPEN = 0,
 	IAVFSHIM_OP_LOAD,
@@ -53,12 +59,13 @@ typedef enum iavfshim_op {
 	IAVFSHIM_OP_COUNT
 } iavfshim_op;
 
-/* The call of `op` after `skip` more successful calls fails with -err (err > 0). Once. */
-void iavfshim_fault_set(iavfshim_op op, int err, unsigned skip);
-/* Remove every pending fault and zero the call counters. */
-void iavfshim_fault_clear(void);
-/* Calls of `op` made through the shim since the last iavfshim_fault_clear(). */
-uint64_t iavfshim_call_count(iavfshim_op op);
+/* Asked before each call of `op`: 0 to go on, a negative errno to fail the call with it. */
+typedef int (*iavfshim_fault_fn)(iavfshim_op op);
+/* Install (or, with NULL, remove) the hook. Nothing in the shim sets one: the test-only
+ * target CIavfShimFaults does (iavfshim_fault_set & co.). */
+void iavfshim_fault_hook_set(iavfshim_fault_fn fn);
+/* Append a line of our own to the captured libbpf log. */
+void iavfshim_log_note(const char *text);
 
 /* ---- objects ---------------------------------------------------------------- */
 /* Open an ELF BPF object from memory (copied by libbpf). name: object name. */
