@@ -162,9 +162,9 @@ public enum Doctor {
             let btf = try KernelBTF(module: "iavf")
             let object = try BPFObject(elf: EmbeddedBPF.iavf, name: "iavf_doctor")
             let plan = IavfProbeSession.plan(options: options, features: .probe(), btf: btf)
-            let wanted = Set(plan.flatMap(\.programs))
+            let wanted = Set(plan.flatMap(\.programs).map(\.rawValue))
             for p in object.programs where p.attachKind != "syscall" { try object.setAutoload(p, wanted.contains(p.name)) }
-            try object.setMaxEntries(map: ProbePipeline.eventsMap, 1 << 16)
+            try object.setMaxEntries(map: BPFNames.iavf.Map.events, 1 << 16)
             try object.load()
             var links: [BPFLink] = []
             for p in object.programs where wanted.contains(p.name) {
@@ -216,9 +216,8 @@ public enum Doctor {
     /// Run-time stats of every loaded program whose name is one of ours (any process).
     /// Needs kernel.bpf_stats_enabled=1 (or an open BPF_ENABLE_STATS fd) to be non-zero.
     public static func programStats() -> [DoctorReport.ProgramStat] {
-        let ours = Set(ProbeTable.points.flatMap { p in
-            [p.entryPrograms.fentry, p.entryPrograms.kprobe] + (p.exitPrograms.map { [$0.fexit, $0.kretprobe] } ?? [])
-        } + ["st_sys_enter"])
+        let ours = Set(BPFNames.iavf.Program.allCases.filter { $0.attachKind != "syscall" }.map(\.rawValue)
+                       + BPFNames.selftest.Program.allCases.map(\.rawValue))
         var out: [DoctorReport.ProgramStat] = []
         var id: UInt32 = 0
         while true {

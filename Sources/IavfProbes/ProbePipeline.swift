@@ -23,13 +23,15 @@ public final class ProbePipeline {
     private var wantStop = false
     private var closed = false
 
-    /// Map names shared by iavf.bpf.c and selftest.bpf.c (iavf_common.bpf.h).
-    public static let eventsMap = "events"
-    public static let dropsMap = "drops"
+    /// The ring buffer and the per-CPU drop counter (iavf_common.bpf.h gives every object both).
+    public let eventsMap: any BPFMapName
+    public let dropsMap: any BPFMapName
 
-    init(object: BPFObject, decoder: ProbeEventDecoder) {
+    init(object: BPFObject, decoder: ProbeEventDecoder, events: some BPFMapName, drops: some BPFMapName) {
         self.object = object
         self.decoder = decoder
+        self.eventsMap = events
+        self.dropsMap = drops
     }
 
     /// Attach every loaded program whose name passes `filter`. Stops at the first failure.
@@ -51,14 +53,14 @@ public final class ProbePipeline {
     }
 
     /// Records dropped in the kernel so far (sum of the per-CPU counter).
-    public func dropCount() throws -> UInt64 { try object.perCPUSum(map: Self.dropsMap) }
+    public func dropCount() throws -> UInt64 { try object.perCPUSum(map: dropsMap) }
 
     /// Set the receiver of items. Return false from it to stop the loop.
     public func setHandler(_ h: @escaping (ProbeStreamItem) -> Bool) throws {
         handler = h
         if ring == nil {
             let sink = RingBuffer.RecordSink { [unowned(unsafe) self] bytes in self.handle(bytes) }
-            ring = try RingBuffer(object: object, map: Self.eventsMap, sink: sink)
+            ring = try RingBuffer(object: object, map: eventsMap, sink: sink)
         }
     }
 
