@@ -181,7 +181,10 @@ public struct KernelNames: Sendable {
 /// Ring buffer record -> ProbeEvent. Pure: no kernel access, so unit tests feed it bytes.
 /// A class: the pipeline calls it per record, and reading a struct held by the pipeline
 /// copied (retained and released) its name tables and cache every time.
-public final class ProbeEventDecoder: @unchecked Sendable {
+///
+/// Not Sendable: it keeps a mutable cache of the last device, unlocked because it is on
+/// the per-record path. One decoder belongs to one pipeline, used by the thread that polls.
+public final class ProbeEventDecoder {
     public let names: KernelNames
 
     public init(names: KernelNames = .empty) { self.names = names }
@@ -190,7 +193,7 @@ public final class ProbeEventDecoder: @unchecked Sendable {
     /// Strings per record was the consumer's largest cost (bench pipeline). The names are
     /// compared as C strings: BPF writes only up to the NUL, the bytes after it are
     /// whatever the ring buffer held before.
-    private final class DeviceCache: @unchecked Sendable {
+    private final class DeviceCache {
         var key: UInt64 = 0
         var ifindex: Int32 = 0
         var ifname = iavf_ev_hdr().ifname
