@@ -5,8 +5,8 @@
  * negative errno on failure; libbpf's own messages are captured (see
  * iavfshim_log_*) so callers can show why something failed.
  *
- * Ownership: every *_open/*_new/*_attach result must be released with the
- * matching *_close/*_free/*_destroy. Links and ring buffers must be released
+ * Ownership: every result of an _open, _new or _attach call must be released
+ * with the matching _close, _free or _destroy. Links and ring buffers must be released
  * before the object they came from (the Swift owners guarantee this order).
  *
  * Test seam: every wrapped libbpf call first asks a fault hook, when one is set
