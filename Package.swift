@@ -35,16 +35,25 @@ let package = Package(
         .target(name: "IavfReport", dependencies: ["IavfModel", "IavfTrace", "IavfChecker", "IavfScenarios", "IavfCampaign"], path: "Sources/IavfReport"),
         // Kernel fetch/cache, initramfs, qemu -accel tcg: run a command in a Debian guest kernel.
         .target(name: "IavfVM", dependencies: ["IavfModel", "IavfSystem"], path: "Sources/IavfVM"),
+        // bpf/iavf_events.h, the record layout shared with the BPF programs, as a C module (its
+        // include/ holds a link to the header); compiling it checks the record sizes host-side.
+        .target(name: "CIavfEvents", path: "CShims/CIavfEvents"),
         // libbpf behind a thin C API (iavfshim_*): open from memory, load, attach, ring buffer, BTF.
-        .target(name: "CIavfShim", path: "CShims/CIavfShim",
+        .target(name: "CIavfShim", dependencies: ["CIavfEvents"], path: "CShims/CIavfShim",
                 linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]),
+        // The C side of `bench pipeline` and the host self-test: a minimal C consumer of the ring
+        // buffer (what the Swift consumer is measured against) and the prctl() trigger.
+        .target(name: "CIavfBenchConsumer", dependencies: ["CIavfShim", "CIavfEvents"], path: "CShims/CIavfBenchConsumer",
+                linkerSettings: [.linkedLibrary("bpf")]),
+        // Fault injection into the shim through its hook, for tests only: no product depends on it.
+        .target(name: "CIavfShimFaults", dependencies: ["CIavfShim"], path: "CShims/CIavfShimFaults"),
         // Host tool of the BPFObjectsPlugin: turns compiled BPF objects into Swift source.
         .executableTarget(name: "IavfBPFEmbed", path: "Sources/IavfBPFEmbed"),
         // Compiles bpf/*.bpf.c with clang -target bpf and embeds them: `swift build` is the only step.
         .plugin(name: "BPFObjectsPlugin", capability: .buildTool(), dependencies: ["IavfBPFEmbed"],
                 path: "Plugins/BPFObjectsPlugin"),
         // Live probes: Swift owners of libbpf objects, the record decoder, BTF look-ups, probe table.
-        .target(name: "IavfProbes", dependencies: ["CIavfShim", "IavfModel"], path: "Sources/IavfProbes",
+        .target(name: "IavfProbes", dependencies: ["CIavfShim", "CIavfEvents", "CIavfBenchConsumer", "IavfModel", "IavfSystem"], path: "Sources/IavfProbes",
                 // The ring buffer callback runs per record; dynamic exclusivity checks on the
                 // pipeline's counters were a tenth of the consumer's time (bench pipeline).
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"])],
@@ -89,7 +98,7 @@ let package = Package(
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),
-        .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "CIavfShim"], path: "Tests/IavfProbesTests"),
+        .testTarget(name: "IavfProbesTests", dependencies: ["IavfProbes", "IavfModel", "IavfSystem", "CIavfShim", "CIavfEvents", "CIavfShimFaults"], path: "Tests/IavfProbesTests"),
         .testTarget(name: "IavfRecorderTests", dependencies: ["IavfRecorder", "IavfProbes", "IavfTrace", "IavfChecker"],
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),

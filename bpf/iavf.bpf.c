@@ -20,9 +20,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* Knobs, set by user space before load. */
-#define IAVF_SNAP_AT_ENTER 0x1
-#define IAVF_SNAP_AT_EXIT 0x2
+/* Knobs, set by user space before load (IAVF_SNAP_AT_*: iavf_events.h). */
 const volatile __u32 snapshot_mask = IAVF_SNAP_AT_EXIT; /* where list snapshots are taken */
 const volatile __s32 filter_ifindex = 0;                /* 0: every iavf adapter */
 

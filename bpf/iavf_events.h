@@ -6,7 +6,13 @@
  * the record's full size in bytes.
  *
  * Only fixed-width types, natural alignment, explicit padding: the same bytes
- * mean the same thing to clang -target bpf and to the host compiler.
+ * mean the same thing to clang -target bpf and to the host compiler. Every
+ * struct's size is asserted below (IAVF_*_SIZE), so a layout change fails both
+ * compiles (BPF objects and CShims/CIavfEvents); the Swift tests compare the
+ * imported structs against the same numbers.
+ *
+ * User space imports this file as the C module CIavfEvents
+ * (CShims/CIavfEvents/include/iavf_events.h is a link to it).
  *
  * Kernel enum values (iavf_vlan_state_t, virtchnl_ops) travel as raw numbers;
  * user space names them from the running kernel's BTF. Nothing here hard-codes
@@ -61,6 +67,11 @@ enum iavf_ev_phase {
 	IAVF_PH_ENTER = 1,
 	IAVF_PH_EXIT = 2,
 };
+
+/* iavf.bpf.c's snapshot_mask knob (set by user space before load): where the
+ * filter list is snapshotted. The default is IAVF_SNAP_AT_EXIT. */
+#define IAVF_SNAP_AT_ENTER 0x1
+#define IAVF_SNAP_AT_EXIT 0x2
 
 /* hdr.flags */
 #define IAVF_EVF_HAS_RET 0x01   /* hdr.ret is meaningful (exit of a function returning int) */
@@ -181,6 +192,36 @@ struct iavf_core_info {
 	iavf_s32 state_value[IAVF_CS_COUNT];
 	iavf_u32 pad;
 };
+
+/* ---- sizes, checked at compile time on both sides -------------------------- */
+#define IAVF_EV_HDR_SIZE 80
+#define IAVF_EV_VID_SIZE 88
+#define IAVF_EV_SEND_SIZE 2144
+#define IAVF_EV_REPLY_SIZE 96
+#define IAVF_EV_FILTER_SIZE 8
+#define IAVF_EV_SNAPSHOT_SIZE 640
+#define IAVF_EV_BENCH_SIZE 96
+#define IAVF_CORE_INFO_SIZE 88
+
+_Static_assert(sizeof(struct iavf_ev_hdr) == IAVF_EV_HDR_SIZE, "struct iavf_ev_hdr changed size");
+_Static_assert(sizeof(struct iavf_ev_vid) == IAVF_EV_VID_SIZE, "struct iavf_ev_vid changed size");
+_Static_assert(sizeof(struct iavf_ev_send) == IAVF_EV_SEND_SIZE, "struct iavf_ev_send changed size");
+_Static_assert(sizeof(struct iavf_ev_reply) == IAVF_EV_REPLY_SIZE, "struct iavf_ev_reply changed size");
+_Static_assert(sizeof(struct iavf_ev_filter) == IAVF_EV_FILTER_SIZE, "struct iavf_ev_filter changed size");
+_Static_assert(sizeof(struct iavf_ev_snapshot) == IAVF_EV_SNAPSHOT_SIZE, "struct iavf_ev_snapshot changed size");
+_Static_assert(sizeof(struct iavf_ev_bench) == IAVF_EV_BENCH_SIZE, "struct iavf_ev_bench changed size");
+_Static_assert(sizeof(struct iavf_core_info) == IAVF_CORE_INFO_SIZE, "struct iavf_core_info changed size");
+
+/* Header field offsets as constants: the Swift decoder reads them without
+ * lazily initialised globals on the per-record path. */
+enum {
+	IAVF_EV_HDR_OFF_DEV_KEY = __builtin_offsetof(struct iavf_ev_hdr, dev_key),
+	IAVF_EV_HDR_OFF_IFINDEX = __builtin_offsetof(struct iavf_ev_hdr, ifindex),
+	IAVF_EV_HDR_OFF_IFNAME = __builtin_offsetof(struct iavf_ev_hdr, ifname),
+	IAVF_EV_HDR_OFF_BUS = __builtin_offsetof(struct iavf_ev_hdr, bus),
+};
+_Static_assert(IAVF_EV_HDR_OFF_DEV_KEY == 32 && IAVF_EV_HDR_OFF_IFINDEX == 40 &&
+	       IAVF_EV_HDR_OFF_IFNAME == 48 && IAVF_EV_HDR_OFF_BUS == 64, "struct iavf_ev_hdr changed layout");
 
 /* Selftest trigger: a prctl() whose first argument is this magic. */
 #define IAVF_SELFTEST_MAGIC 0x69617666UL /* "iavf" */

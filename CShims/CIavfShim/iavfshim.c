@@ -8,16 +8,11 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 struct iavfshim_object {
@@ -68,17 +63,6 @@ static void log_append(const char *s, size_t n)
 	pthread_mutex_unlock(&log_lock);
 }
 
-static void log_printf(const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		log_append(tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char tmp[2048];
@@ -123,65 +107,26 @@ size_t iavfshim_log_copy(char *buf, size_t cap)
 	return n;
 }
 
-/* ---- fault injection ----------------------------------------------------------- */
+/* ---- test seam ------------------------------------------------------------------ */
 
-struct fault {
-	int err;
-	unsigned skip;
-	bool armed;
-};
-static pthread_mutex_t fault_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct fault faults[IAVFSHIM_OP_COUNT];
-static uint64_t calls[IAVFSHIM_OP_COUNT];
-static const char *op_names[IAVFSHIM_OP_COUNT] = {
-	"open", "load", "attach", "ringbuf_new", "ringbuf_poll", "map_lookup", "map_update", "test_run", "btf_load",
-};
+static iavfshim_fault_fn fault_hook; /* NULL unless a test installed one */
 
-void iavfshim_fault_set(iavfshim_op op, int err, unsigned skip)
+void iavfshim_fault_hook_set(iavfshim_fault_fn fn)
 {
-	if ((unsigned)op >= IAVFSHIM_OP_COUNT)
-		return;
-	pthread_mutex_lock(&fault_lock);
-	faults[op] = (struct fault){ .err = err > 0 ? err : -err, .skip = skip, .armed = true };
-	pthread_mutex_unlock(&fault_lock);
+	__atomic_store_n(&fault_hook, fn, __ATOMIC_RELEASE);
 }
 
-void iavfshim_fault_clear(void)
+void iavfshim_log_note(const char *text)
 {
-	pthread_mutex_lock(&fault_lock);
-	memset(faults, 0, sizeof(faults));
-	memset(calls, 0, sizeof(calls));
-	pthread_mutex_unlock(&fault_lock);
-}
-
-uint64_t iavfshim_call_count(iavfshim_op op)
-{
-	if ((unsigned)op >= IAVFSHIM_OP_COUNT)
-		return 0;
-	pthread_mutex_lock(&fault_lock);
-	uint64_t n = calls[op];
-	pthread_mutex_unlock(&fault_lock);
-	return n;
+	if (text)
+		log_append(text, strlen(text));
 }
 
 /* Every wrapped libbpf call passes here first: returns -errno to fail, or 0. */
-static int seam(iavfshim_op op)
+static inline int seam(iavfshim_op op)
 {
-	int err = 0;
-	pthread_mutex_lock(&fault_lock);
-	calls[op]++;
-	if (faults[op].armed) {
-		if (faults[op].skip == 0) {
-			err = -faults[op].err;
-			faults[op].armed = false;
-		} else {
-			faults[op].skip--;
-		}
-	}
-	pthread_mutex_unlock(&fault_lock);
-	if (err)
-		log_printf("iavfshim: injected fault: %s fails with %s\n", op_names[op], strerror(-err));
-	return err;
+	iavfshim_fault_fn fn = __atomic_load_n(&fault_hook, __ATOMIC_ACQUIRE);
+	return fn ? fn(op) : 0;
 }
 
 static int neg_errno(int fallback)
@@ -529,25 +474,6 @@ int64_t iavfshim_link_id(const iavfshim_link *link)
 
 /* ---- ring buffer ---------------------------------------------------------- */
 
-/* Written by the stop signal handler: wakes every ring buffer's epoll at once,
- * whichever thread the signal was delivered to. */
-static int stop_efd = -1;
-static pthread_once_t stop_efd_once = PTHREAD_ONCE_INIT;
-
-static void stop_efd_init(void)
-{
-	stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-static void stop_efd_kick(void)
-{
-	if (stop_efd >= 0) {
-		uint64_t one = 1;
-		ssize_t r = write(stop_efd, &one, sizeof(one)); /* async-signal-safe */
-		(void)r;
-	}
-}
-
 int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_fn fn, void *ctx,
 			 iavfshim_ringbuf **out)
 {
@@ -567,16 +493,17 @@ int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_
 		return -ENOMEM;
 	}
 	s->rb = rb;
-	/* The stop eventfd joins the ring buffer's epoll set, edge-triggered, tagged as
-	 * ring 0: a stop request makes a blocked poll return at once (it then consumes
-	 * ring 0, which is harmless). */
-	pthread_once(&stop_efd_once, stop_efd_init);
-	if (stop_efd >= 0) {
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = 0 };
-		epoll_ctl(ring_buffer__epoll_fd(rb), EPOLL_CTL_ADD, stop_efd, &ev);
-	}
 	*out = s;
 	return 0;
+}
+
+int iavfshim_ringbuf_add_wake_fd(iavfshim_ringbuf *rb, int fd)
+{
+	/* Edge-triggered and tagged as ring 0 (libbpf reads data.fd as a ring index): a write
+	 * to fd makes a blocked poll return at once; it then consumes ring 0, which is harmless. */
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLET, .data.fd = 0 };
+	errno = 0;
+	return epoll_ctl(ring_buffer__epoll_fd(rb->rb), EPOLL_CTL_ADD, fd, &ev) ? neg_errno(EINVAL) : 0;
 }
 
 int iavfshim_ringbuf_poll(iavfshim_ringbuf *rb, int timeout_ms)
@@ -764,169 +691,4 @@ int iavfshim_link_exists(uint32_t id)
 		return errno == ENOENT ? 0 : neg_errno(EINVAL);
 	close(fd);
 	return 1;
-}
-
-/* ---- stop signals ----------------------------------------------------------- */
-
-static volatile sig_atomic_t stop_signo;
-static struct sigaction old_int, old_term;
-static bool signals_installed;
-
-static void stop_efd_kick(void);
-
-static void on_stop_signal(int signo)
-{
-	stop_signo = signo;
-	stop_efd_kick();
-}
-
-int iavfshim_stop_signals_install(void)
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: epoll_wait returns EINTR */
-	if (sigaction(SIGINT, &sa, signals_installed ? NULL : &old_int) ||
-	    sigaction(SIGTERM, &sa, signals_installed ? NULL : &old_term))
-		return neg_errno(EINVAL);
-	signals_installed = true;
-	return 0;
-}
-
-void iavfshim_stop_signals_restore(void)
-{
-	if (!signals_installed)
-		return;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
-	signals_installed = false;
-}
-
-int iavfshim_stop_requested(void)
-{
-	return stop_signo;
-}
-
-void iavfshim_stop_reset(void)
-{
-	stop_signo = 0;
-	if (stop_efd >= 0) {
-		uint64_t v;
-		ssize_t r = read(stop_efd, &v, sizeof(v)); /* re-arm the edge */
-		(void)r;
-	}
-}
-
-void iavfshim_stop_request(int signo)
-{
-	stop_signo = signo ? signo : SIGTERM;
-	stop_efd_kick();
-}
-
-/* ---- selftest / bench ------------------------------------------------------- */
-
-long iavfshim_selftest_syscall_nr(void)
-{
-	return SYS_prctl;
-}
-
-long iavfshim_selftest_trigger(uint64_t mode, uint64_t param, uint64_t count)
-{
-	/* Not a real prctl option: the kernel answers EINVAL after the tracepoint fired. */
-	return syscall(SYS_prctl, (unsigned long)IAVF_SELFTEST_MAGIC, (unsigned long)mode,
-		       (unsigned long)param, (unsigned long)count, 0UL);
-}
-
-struct iavfshim_c_consumer {
-	iavfshim_object *obj;
-	struct ring_buffer *rb;
-	uint64_t received;
-	uint64_t checksum;
-	uint64_t target;
-};
-
-static int c_consume_one(void *ctx, void *data, size_t size)
-{
-	struct iavfshim_c_consumer *c = ctx;
-	const struct iavf_ev_hdr *h = data;
-	if (size < sizeof(*h) || h->size != size)
-		return -EINVAL;
-	if (h->kind == IAVF_EV_BENCH && size >= sizeof(struct iavf_ev_bench)) {
-		const struct iavf_ev_bench *b = data;
-		c->checksum += b->seq + b->value + h->ts_ns;
-	} else {
-		c->checksum += h->ts_ns;
-	}
-	c->received++;
-	return c->received >= c->target ? 1 : 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
-}
-
-int iavfshim_c_consumer_new(iavfshim_object *obj, const char *map, iavfshim_c_consumer **out)
-{
-	*out = NULL;
-	int fd = iavfshim_map_fd(obj, map);
-	if (fd < 0)
-		return fd;
-	iavfshim_c_consumer *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	errno = 0;
-	c->rb = ring_buffer__new(fd, c_consume_one, c, NULL);
-	if (!c->rb) {
-		int err = neg_errno(EINVAL);
-		free(c);
-		return err;
-	}
-	c->obj = obj;
-	*out = c;
-	return 0;
-}
-
-int iavfshim_c_consumer_run(iavfshim_c_consumer *c, const char *drops_map, uint64_t target, int timeout_ms,
-			    bool busy, uint64_t *received, uint64_t *checksum, uint64_t *ns)
-{
-	c->received = 0;
-	c->checksum = 0;
-	c->target = target;
-	uint64_t drops0 = 0, drops = 0;
-	bool have_drops = drops_map && iavfshim_percpu_u64_sum(c->obj, drops_map, 0, &drops0) == 0;
-	drops = drops0;
-	uint64_t t0 = mono_ns();
-	uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ULL;
-	int err = 0;
-	while (c->received + (drops - drops0) < target) {
-		int n = ring_buffer__poll(c->rb, busy ? 0 : 50);
-		if (n < 0 && n != -EINTR) {
-			err = n;
-			break;
-		}
-		if (c->received >= target)
-			break;
-		if (have_drops && iavfshim_percpu_u64_sum(c->obj, drops_map, 0, &drops) != 0)
-			drops = drops0;
-		if (mono_ns() > deadline) {
-			err = -ETIMEDOUT;
-			break;
-		}
-	}
-	*ns = mono_ns() - t0;
-	*received = c->received;
-	*checksum = c->checksum;
-	return err;
-}
-
-void iavfshim_c_consumer_free(iavfshim_c_consumer *c)
-{
-	if (!c)
-		return;
-	ring_buffer__free(c->rb);
-	free(c);
 }

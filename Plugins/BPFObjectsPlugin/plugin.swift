@@ -1,6 +1,9 @@
 // Build-tool plugin: compiles bpf/*.bpf.c with `clang -target bpf` and embeds
 // the objects into the target as Swift source, so `swift build` alone yields a
 // single self-contained binary (no files to install next to it).
+// With each object come typed names of its programs, maps and globals
+// (`BPFNames.<name>.Program/.Map/.Global`, read from the ELF symbol table), so
+// Swift code that names one the BPF source no longer has does not compile.
 //
 // One command does both steps (IavfBPFEmbed runs clang): SwiftPM would turn any
 // other declared output, such as a .o file, into a resource bundle.

@@ -1,7 +1,11 @@
 // IavfBPFEmbed --output OUT.swift --objdir DIR --clang CLANG [--cflag F]... NAME=SOURCE.bpf.c ...
 // Compiles each BPF source with clang (-c SOURCE -o DIR/NAME.bpf.o) and writes a
 // Swift file that holds each object as base64 text (fast to compile, unlike a
-// large array literal) behind `EmbeddedBPFObjects.<name>Base64`.
+// large array literal) behind `EmbeddedBPFObjects.<name>Base64`, and the names of
+// its programs, maps and globals, read from the object's ELF symbol table, as
+// typed names: `BPFNames.<name>.Program`, `.Map` and `.Global` (Sources/IavfProbes/
+// BPFNames.swift declares what they conform to). A name the BPF source drops is
+// then a compile error in Swift, not a lookup that fails at run time.
 import Foundation
 
 func fail(_ message: String, code: Int32 = 1) -> Never {
@@ -36,6 +40,12 @@ var out = """
 enum EmbeddedBPFObjects {
 
 """
+var names = """
+
+/// The programs, maps and globals of each embedded BPF object, from its ELF symbol table.
+public enum BPFNames {
+
+"""
 for p in programs {
     let object = (objdir as NSString).appendingPathComponent("\(p.name).bpf.o")
     let proc = Process()
@@ -51,10 +61,112 @@ for p in programs {
     out += "    /// \((p.source as NSString).lastPathComponent) compiled, \(data.count) bytes.\n"
     out += "    static let \(p.name)Base64: StaticString = \"\(data.base64EncodedString())\"\n"
     out += "    static let \(p.name)Size = \(data.count)\n"
+    do {
+        names += try swiftNames(object: p.name, source: (p.source as NSString).lastPathComponent, symbols: BPFSymbols(elf: [UInt8](data)))
+    } catch {
+        fail("cannot read the symbols of \(object): \(error)")
+    }
 }
 out += "}\n"
+out += names + "}\n"
 do {
     try out.write(to: URL(fileURLWithPath: output), atomically: true, encoding: .utf8)
 } catch {
     fail("cannot write \(output): \(error)")
+}
+
+// MARK: - ELF symbols
+
+struct ELFError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// What a BPF object defines, as libbpf sees it: programs are global functions in an
+/// executable section other than .text (the section is the SEC() string), maps are
+/// objects in .maps, globals are global objects in the .bss/.data/.rodata sections.
+struct BPFSymbols {
+    var programs: [(name: String, section: String)] = []
+    var maps: [String] = []
+    var globals: [(name: String, section: String)] = []
+
+    init(elf b: [UInt8]) throws {
+        func u16(_ o: Int) throws -> Int {
+            guard o + 2 <= b.count else { throw ELFError(description: "truncated at \(o)") }
+            return Int(b[o]) | Int(b[o + 1]) << 8
+        }
+        func u32(_ o: Int) throws -> Int { let lo = try u16(o), hi = try u16(o + 2); return lo | hi << 16 }
+        func u64(_ o: Int) throws -> Int { let lo = try u32(o), hi = try u32(o + 4); return lo | hi << 32 }
+        func cstr(_ o: Int) -> String {
+            guard o >= 0, o < b.count else { return "" }
+            let end = b[o...].firstIndex(of: 0) ?? b.count
+            return String(decoding: b[o..<end], as: UTF8.self)
+        }
+        guard b.count >= 64, b[0] == 0x7f, b[1] == 0x45, b[2] == 0x4c, b[3] == 0x46 else {
+            throw ELFError(description: "not an ELF file")
+        }
+        guard b[4] == 2, b[5] == 1 else { throw ELFError(description: "not a little-endian ELF64 object") }
+        let shoff = try u64(0x28), shentsize = try u16(0x3a), shnum = try u16(0x3c), shstrndx = try u16(0x3e)
+        struct Section { var name: String; var type: Int; var flags: Int; var offset: Int; var size: Int; var link: Int; var entsize: Int }
+        var raw: [(nameOff: Int, type: Int, flags: Int, offset: Int, size: Int, link: Int, entsize: Int)] = []
+        for i in 0..<shnum {
+            let h = shoff + i * shentsize
+            raw.append((try u32(h), try u32(h + 4), try u64(h + 8), try u64(h + 24), try u64(h + 32), try u32(h + 40), try u64(h + 56)))
+        }
+        guard shstrndx < raw.count else { throw ELFError(description: "no section name table") }
+        let sections = raw.map { s in
+            Section(name: cstr(raw[shstrndx].offset + s.nameOff), type: s.type, flags: s.flags,
+                    offset: s.offset, size: s.size, link: s.link, entsize: s.entsize)
+        }
+        guard let symtab = sections.first(where: { $0.type == 2 /* SHT_SYMTAB */ }), symtab.link < sections.count else {
+            throw ELFError(description: "no symbol table")
+        }
+        let strtab = sections[symtab.link]
+        let entsize = symtab.entsize > 0 ? symtab.entsize : 24
+        let dataSections: Set<String> = [".bss", ".data", ".rodata"]
+        for i in 1..<(symtab.size / entsize) {
+            let e = symtab.offset + i * entsize
+            let name = cstr(strtab.offset + (try u32(e)))
+            let info = Int(b[e + 4])
+            let shndx = try u16(e + 6)
+            let type = info & 0xf, bind = info >> 4
+            guard !name.isEmpty, shndx > 0, shndx < sections.count else { continue }
+            let section = sections[shndx]
+            let global = bind == 1 || bind == 2 // STB_GLOBAL, STB_WEAK
+            if type == 2 /* STT_FUNC */, global, section.flags & 0x4 /* SHF_EXECINSTR */ != 0, section.name != ".text" {
+                programs.append((name, section.name))
+            } else if type == 1 /* STT_OBJECT */, section.name == ".maps" {
+                maps.append(name)
+            } else if type == 1, global, dataSections.contains(section.name)
+                        || dataSections.contains(where: { section.name.hasPrefix($0 + ".") }) {
+                globals.append((name, section.name))
+            }
+        }
+        programs.sort { $0.name < $1.name }
+        maps.sort()
+        globals.sort { $0.name < $1.name }
+    }
+}
+
+/// `public enum <object> { Program, Map, Global }` for BPFNames.
+func swiftNames(object: String, source: String, symbols: BPFSymbols) throws -> String {
+    func literal(_ s: String) -> String {
+        "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+    func named(_ kind: String, _ proto: String, _ doc: String, _ entries: [(name: String, section: String?)]) -> String {
+        var s = "        /// \(doc)\n"
+        guard !entries.isEmpty else { return s + "        public enum \(kind) {}\n" }
+        s += "        public enum \(kind): String, \(proto), CaseIterable {\n"
+        for e in entries { s += "            case `\(e.name)` = \(literal(e.name))\n" }
+        if entries.contains(where: { $0.section != nil }) {
+            s += "            public var section: String {\n                switch self {\n"
+            for e in entries { s += "                case .`\(e.name)`: return \(literal(e.section ?? ""))\n" }
+            s += "                }\n            }\n"
+        }
+        return s + "        }\n"
+    }
+    var s = "    /// \(source)\n    public enum `\(object)` {\n"
+    s += named("Program", "BPFProgramName", "Programs and their SEC() sections.", symbols.programs.map { ($0.name, $0.section) })
+    s += named("Map", "BPFMapName", "Maps (SEC(\".maps\")).", symbols.maps.map { ($0, nil) })
+    s += named("Global", "BPFGlobalName", "Global variables and the data section that holds each.", symbols.globals.map { ($0.name, $0.section) })
+    return s + "    }\n"
 }

@@ -66,7 +66,7 @@ public enum LiveSession {
             throw EnvironmentProblem("could not load and attach the iavf probes: \(error)\n`iavf-check doctor` shows which probe fails and why")
         }
         defer { session.close() }
-        let generation = session.generation.model
+        let generation = session.generation
         // The quiet state COMMAND may wait on, per device: fed from the same events the
         // trace gets, written at each tick.
         var quiet: [String: DriverQuiet] = [:]
@@ -117,7 +117,7 @@ public enum LiveSession {
             }
             return failure != nil
         }
-        let signal = ProbePipeline.stopSignal
+        let signal = StopSignal.received
         if let signal, let c = child { c.forward(signal) }
         let status = child?.wait()
         for m in marks.drain() { try recorder.mark(m.text, result: m.result, nowNs: m.t) }

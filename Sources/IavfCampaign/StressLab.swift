@@ -71,7 +71,7 @@ public final class StressLab {
         session.close()
     }
 
-    public var generation: Generation? { session.generation.model }
+    public var generation: Generation? { session.generation }
 
     /// "ghost-filter(R1)": what a shrunk sequence must reproduce.
     public static func signature(_ f: Finding) -> String {

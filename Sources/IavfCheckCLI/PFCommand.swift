@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IavfModel
 import IavfPF
+import IavfProbes
 import IavfTrace
 #if canImport(Glibc)
 import Glibc
@@ -117,12 +118,15 @@ struct PFCommand: ParsableCommand {
         let loop = try PFControlLoop(emulator: emulator, transport: transport, control: control)
         loop.log = options.log
         loop.onBadLine = { line, error in FileHandleOutput.stderr("iavf-check pf: control: \(line): \(error)\n") }
-        let stop = StopSignal.shared
-        stop.install()
+        // SIGINT/SIGTERM through the same handler as record and watch: the poll in
+        // transport.wait returns EINTR (or times out within 50 ms) and the loop ends.
+        StopSignal.reset()
+        try StopSignal.install()
+        defer { StopSignal.restore() }
         loop.run(started: {
             if let ready { _ = FileManager.default.createFile(atPath: ready, contents: Data("attached\n".utf8)) }
-        }, stop: { stop.received != nil })
-        options.log?("stopping on signal \(stop.received ?? 0)")
+        }, stop: { StopSignal.received != nil })
+        options.log?("stopping on signal \(StopSignal.received ?? 0)")
         try? options.trace?.close()
     }
 }

@@ -1,3 +1,4 @@
+import IavfSystem
 import CIavfShim
 #if canImport(Glibc)
 import Glibc
@@ -48,7 +49,8 @@ public final class BPFObject {
         }
     }
 
-    public func program(named name: String) -> Program? { programs.first { $0.name == name } }
+    /// The program of this object with that (generated, typed) name, or nil.
+    public func program(_ name: some BPFProgramName) -> Program? { programs.first { $0.name == name.rawValue } }
 
     public func setAutoload(_ program: Program, _ on: Bool) throws {
         try shimCheck(iavfshim_program_set_autoload(raw, program.index, on), "autoload \(program.name)")
@@ -58,27 +60,30 @@ public final class BPFObject {
 
     public var isLoaded: Bool { iavfshim_object_loaded(raw) }
 
-    /// Set a `const volatile` knob (or any global) before load.
-    public func setGlobal<T>(_ variable: String, _ value: T, section: String = ".rodata") throws {
+    /// Set a `const volatile` knob (or any global) before load. The value's size must be the
+    /// variable's.
+    public func setGlobal<T>(_ variable: some BPFGlobalName, _ value: T) throws {
+        let (name, section) = (variable.rawValue, variable.section)
         var v = value
         let rc = withUnsafeBytes(of: &v) { b in
-            iavfshim_global_set(raw, section, variable, b.baseAddress, b.count)
+            iavfshim_global_set(raw, section, name, b.baseAddress, b.count)
         }
-        try shimCheck(rc, "set \(section) \(variable)")
+        try shimCheck(rc, "set \(section) \(name)")
     }
 
     /// Read a global of .bss/.data after load.
-    public func global<T>(_ variable: String, as type: T.Type, initial: T, section: String = ".bss") throws -> T {
+    public func global<T>(_ variable: some BPFGlobalName, as type: T.Type, initial: T) throws -> T {
+        let (name, section) = (variable.rawValue, variable.section)
         var v = initial
         let rc = withUnsafeMutableBytes(of: &v) { b in
-            iavfshim_global_get(raw, section, variable, b.baseAddress, b.count)
+            iavfshim_global_get(raw, section, name, b.baseAddress, b.count)
         }
-        try shimCheck(rc, "read \(section) \(variable)")
+        try shimCheck(rc, "read \(section) \(name)")
         return v
     }
 
-    public func setMaxEntries(map: String, _ n: UInt32) throws {
-        try shimCheck(iavfshim_map_set_max_entries(raw, map, n), "resize map \(map)")
+    public func setMaxEntries(map: some BPFMapName, _ n: UInt32) throws {
+        try shimCheck(iavfshim_map_set_max_entries(raw, map.rawValue, n), "resize map \(map.rawValue)")
     }
 
     public func load() throws {
@@ -110,31 +115,31 @@ public final class BPFObject {
         return BPFLink(raw: out!, object: self, program: program)
     }
 
-    public func update<K, V>(map: String, key: K, value: V) throws {
+    public func update<K, V>(map: some BPFMapName, key: K, value: V) throws {
         var k = key, v = value
         let rc = withUnsafeBytes(of: &k) { kb in
             withUnsafeBytes(of: &v) { vb in
-                iavfshim_map_update(raw, map, kb.baseAddress, kb.count, vb.baseAddress, vb.count)
+                iavfshim_map_update(raw, map.rawValue, kb.baseAddress, kb.count, vb.baseAddress, vb.count)
             }
         }
-        try shimCheck(rc, "update map \(map)")
+        try shimCheck(rc, "update map \(map.rawValue)")
     }
 
     /// Write raw bytes as the value of an array map's key 0.
-    public func updateBytes(map: String, key: UInt32 = 0, bytes: [UInt8]) throws {
+    public func updateBytes(map: some BPFMapName, key: UInt32 = 0, bytes: [UInt8]) throws {
         var k = key
         let rc = withUnsafeBytes(of: &k) { kb in
             bytes.withUnsafeBytes { vb in
-                iavfshim_map_update(raw, map, kb.baseAddress, kb.count, vb.baseAddress, vb.count)
+                iavfshim_map_update(raw, map.rawValue, kb.baseAddress, kb.count, vb.baseAddress, vb.count)
             }
         }
-        try shimCheck(rc, "update map \(map)")
+        try shimCheck(rc, "update map \(map.rawValue)")
     }
 
     /// Sum over CPUs of a per-CPU u64 counter.
-    public func perCPUSum(map: String, key: UInt32 = 0) throws -> UInt64 {
+    public func perCPUSum(map: some BPFMapName, key: UInt32 = 0) throws -> UInt64 {
         var s: UInt64 = 0
-        try shimCheck(iavfshim_percpu_u64_sum(raw, map, key, &s), "read per-CPU map \(map)")
+        try shimCheck(iavfshim_percpu_u64_sum(raw, map.rawValue, key, &s), "read per-CPU map \(map.rawValue)")
         return s
     }
 }
@@ -181,17 +186,23 @@ public final class RingBuffer {
         public init(_ body: @escaping (UnsafeRawBufferPointer) -> Bool) { self.body = body }
     }
 
-    public init(object: BPFObject, map: String, sink: RecordSink) throws {
+    public init(object: BPFObject, map: some BPFMapName, sink: RecordSink) throws {
+        let map = map.rawValue
         self.object = object
         self.sink = sink
         var out: OpaquePointer?
         let ctx = Unmanaged.passUnretained(sink).toOpaque()
         try shimCheck(iavfshim_ringbuf_new(object.raw, map, ringBufferCallback, ctx, &out), "open ring buffer \(map)")
         raw = out
+        // A stop request (SIGINT/SIGTERM) wakes a blocked poll, whichever thread took the signal.
+        if StopSignal.wakeFD >= 0 {
+            try shimCheck(iavfshim_ringbuf_add_wake_fd(out, StopSignal.wakeFD), "add the stop pipe to ring buffer \(map)")
+        }
     }
 
     /// Wait up to `timeoutMs` and hand every available record to the sink.
-    /// Returns the number of records, or -EINTR when a signal interrupted the wait.
+    /// Returns the number of records, or -EINTR when a signal interrupted the wait (a stop
+    /// request ends the wait too, see `StopSignal`).
     @discardableResult
     public func poll(timeoutMs: Int32) throws -> Int32 {
         guard let raw else { return 0 }

@@ -1,3 +1,4 @@
+import IavfModel
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -84,14 +85,14 @@ public enum Doctor {
         }
 
         var btf: KernelBTF?
-        var generation = DriverGeneration.unknown
+        var generation: Generation?
         var stateNames: [String: String]?
         if iavfBTFPresent, let b = try? KernelBTF(module: "iavf") {
             btf = b
             let (names, gen) = KernelNames.from(btf: b)
             generation = gen
             stateNames = Dictionary(uniqueKeysWithValues: names.states.map { (String($0.key), $0.value) })
-            if gen == .unknown {
+            if gen == nil {
                 problems.append(.init(problem: "enum iavf_vlan_state_t has neither REMOVING nor DISABLE: unknown driver generation",
                                       fix: "the checker will apply only the spec rules; report the kernel version"))
             }
@@ -146,7 +147,7 @@ public enum Doctor {
 
         return DoctorReport(
             kernel: kernel, vmlinux_btf: vmlinuxBTF, iavf_loaded: iavfLoaded, iavf_btf: iavfBTFPresent,
-            generation: generation.rawValue, state_names: stateNames,
+            generation: generation?.rawValue ?? "unknown", state_names: stateNames,
             features: .init(fentry: features.tracing, kprobe: features.kprobes),
             mechanism: mechanism?.rawValue,
             privileges: priv, probes: probes, attach_tested: tested, problems: problems, program_stats: nil)
@@ -162,9 +163,9 @@ public enum Doctor {
             let btf = try KernelBTF(module: "iavf")
             let object = try BPFObject(elf: EmbeddedBPF.iavf, name: "iavf_doctor")
             let plan = IavfProbeSession.plan(options: options, features: .probe(), btf: btf)
-            let wanted = Set(plan.flatMap(\.programs))
+            let wanted = Set(plan.flatMap(\.programs).map(\.rawValue))
             for p in object.programs where p.attachKind != "syscall" { try object.setAutoload(p, wanted.contains(p.name)) }
-            try object.setMaxEntries(map: ProbePipeline.eventsMap, 1 << 16)
+            try object.setMaxEntries(map: BPFNames.iavf.Map.events, 1 << 16)
             try object.load()
             var links: [BPFLink] = []
             for p in object.programs where wanted.contains(p.name) {
@@ -216,9 +217,8 @@ public enum Doctor {
     /// Run-time stats of every loaded program whose name is one of ours (any process).
     /// Needs kernel.bpf_stats_enabled=1 (or an open BPF_ENABLE_STATS fd) to be non-zero.
     public static func programStats() -> [DoctorReport.ProgramStat] {
-        let ours = Set(ProbeTable.points.flatMap { p in
-            [p.entryPrograms.fentry, p.entryPrograms.kprobe] + (p.exitPrograms.map { [$0.fexit, $0.kretprobe] } ?? [])
-        } + ["st_sys_enter"])
+        let ours = Set(BPFNames.iavf.Program.allCases.filter { $0.attachKind != "syscall" }.map(\.rawValue)
+                       + BPFNames.selftest.Program.allCases.map(\.rawValue))
         var out: [DoctorReport.ProgramStat] = []
         var id: UInt32 = 0
         while true {

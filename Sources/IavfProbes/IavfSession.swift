@@ -1,3 +1,5 @@
+import IavfModel
+import CIavfEvents
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -25,7 +27,7 @@ public struct KernelFeatures: Sendable {
 public struct ProbeChoice: Sendable {
     public var point: ProbePoint
     public var mechanism: ProbeMechanism?
-    public var programs: [String]
+    public var programs: [BPFNames.iavf.Program]
     /// Why nothing could be chosen.
     public var reason: String?
 }
@@ -57,7 +59,7 @@ public final class IavfProbeSession {
 
     public let pipeline: ProbePipeline
     public let choices: [ProbeChoice]
-    public let generation: DriverGeneration
+    public let generation: Generation?
     public let names: KernelNames
     /// What CO-RE resolved (the core_report program), if it ran.
     public let coreInfo: iavf_core_info?
@@ -67,23 +69,24 @@ public final class IavfProbeSession {
         let (names, generation) = KernelNames.from(btf: btf)
         let object = try BPFObject(elf: EmbeddedBPF.iavf, name: "iavf_check")
         let choices = Self.plan(options: options, features: features, btf: btf)
-        let wanted = Set(choices.flatMap(\.programs))
+        let wanted = Set(choices.flatMap(\.programs).map(\.rawValue))
         for p in object.programs where p.attachKind != "syscall" {
             try object.setAutoload(p, wanted.contains(p.name))
         }
         var mask: UInt32 = 0
-        if options.snapshotAtEnter { mask |= 1 }
-        if options.snapshotAtExit { mask |= 2 }
-        try object.setGlobal("snapshot_mask", mask)
-        try object.setGlobal("filter_ifindex", options.ifindex)
-        try object.setMaxEntries(map: ProbePipeline.eventsMap, options.ringBufferBytes)
+        if options.snapshotAtEnter { mask |= UInt32(IAVF_SNAP_AT_ENTER) }
+        if options.snapshotAtExit { mask |= UInt32(IAVF_SNAP_AT_EXIT) }
+        try object.setGlobal(BPFNames.iavf.Global.snapshot_mask, mask)
+        try object.setGlobal(BPFNames.iavf.Global.filter_ifindex, options.ifindex)
+        try object.setMaxEntries(map: BPFNames.iavf.Map.events, options.ringBufferBytes)
         try object.load()
 
         var info: iavf_core_info?
-        if let report = object.program(named: "core_report"), (try? object.testRun(report)) != nil {
-            info = try? object.global("core_info", as: iavf_core_info.self, initial: iavf_core_info())
+        if let report = object.program(BPFNames.iavf.Program.core_report), (try? object.testRun(report)) != nil {
+            info = try? object.global(BPFNames.iavf.Global.core_info, as: iavf_core_info.self, initial: iavf_core_info())
         }
-        let pipeline = ProbePipeline(object: object, decoder: ProbeEventDecoder(names: names))
+        let pipeline = ProbePipeline(object: object, decoder: ProbeEventDecoder(names: names),
+                                     events: BPFNames.iavf.Map.events, drops: BPFNames.iavf.Map.drops)
         try pipeline.attachAll()
         self.pipeline = pipeline
         self.choices = choices
@@ -91,9 +94,9 @@ public final class IavfProbeSession {
         self.coreInfo = info
         // BTF decides; the BPF side's CO-RE view must agree when it ran.
         if let info, info.ran == 1 {
-            let bpfGen: DriverGeneration = info.generation == IAVF_GEN_PATCHED.rawValue ? .patched
-                : info.generation == IAVF_GEN_UNPATCHED.rawValue ? .unpatched : .unknown
-            self.generation = bpfGen == generation ? generation : .unknown
+            let bpfGen: Generation? = info.generation == IAVF_GEN_PATCHED.rawValue ? .patched
+                : info.generation == IAVF_GEN_UNPATCHED.rawValue ? .unpatched : nil
+            self.generation = bpfGen == generation ? generation : nil
         } else {
             self.generation = generation
         }

@@ -46,37 +46,30 @@ public final class KernelBTF {
     }
 }
 
-/// Which design of the VLAN filter state machine the running iavf has.
-public enum DriverGeneration: String, Sendable, Codable {
-    case patched, unpatched, unknown
-
-    /// From the enumerators of `enum iavf_vlan_state_t` (spec 5.5): REMOVING exists only in the
-    /// patched design, DISABLE/INACTIVE only in the unpatched one.
-    public init(stateEnumerators names: [String]) {
+extension Generation {
+    /// Which design the running iavf has, from the enumerators of `enum iavf_vlan_state_t`
+    /// (spec 5.5): REMOVING exists only in the patched design, DISABLE/INACTIVE only in the
+    /// unpatched one; nil when neither (the checker then applies only the spec rules).
+    public init?(stateEnumerators names: [String]) {
         if names.contains("IAVF_VLAN_REMOVING") {
             self = .patched
         } else if names.contains("IAVF_VLAN_DISABLE") || names.contains("IAVF_VLAN_INACTIVE") {
             self = .unpatched
         } else {
-            self = .unknown
+            return nil
         }
     }
-}
-
-extension DriverGeneration {
-    /// The model's generation (nil: unknown).
-    public var model: Generation? { self == .patched ? .patched : self == .unpatched ? .unpatched : nil }
 }
 
 extension KernelNames {
     /// Names from the iavf module's BTF; falls back to the virtchnl protocol's op names for
     /// ops absent from BTF. States are never guessed: no BTF, no state names.
-    public static func fromRunningKernel(module: String = "iavf") -> (names: KernelNames, generation: DriverGeneration)? {
+    public static func fromRunningKernel(module: String = "iavf") -> (names: KernelNames, generation: Generation?)? {
         guard let btf = try? KernelBTF(module: module) else { return nil }
         return from(btf: btf)
     }
 
-    public static func from(btf: KernelBTF) -> (names: KernelNames, generation: DriverGeneration) {
+    public static func from(btf: KernelBTF) -> (names: KernelNames, generation: Generation?) {
         var names = KernelNames(states: [:], ops: VirtchnlOps.protocolNames)
         let states = btf.enumerators(of: "iavf_vlan_state_t") ?? []
         for s in states where s.value >= 0 {
@@ -85,7 +78,7 @@ extension KernelNames {
         for o in btf.enumerators(of: "virtchnl_ops") ?? [] where o.value >= 0 {
             names.ops[UInt32(o.value)] = o.name.hasPrefix("VIRTCHNL_OP_") ? String(o.name.dropFirst(12)) : o.name
         }
-        return (names, DriverGeneration(stateEnumerators: states.map(\.name)))
+        return (names, Generation(stateEnumerators: states.map(\.name)))
     }
 }
 

@@ -1,3 +1,4 @@
+import CIavfBenchConsumer
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -186,14 +187,14 @@ final class CBenchConsumer {
     init(_ pipeline: ProbePipeline) throws {
         self.pipeline = pipeline
         var out: OpaquePointer?
-        try shimCheck(iavfshim_c_consumer_new(pipeline.object.raw, ProbePipeline.eventsMap, &out), "open C bench consumer")
+        try shimCheck(iavfshim_c_consumer_new(pipeline.object.raw, pipeline.eventsMap.rawValue, &out), "open C bench consumer")
         raw = out
     }
 
     func run(target: UInt64, busy: Bool, timeoutSeconds: Double) throws -> PipelineBench.RunResult {
         let d0 = try pipeline.dropCount()
         var received: UInt64 = 0, sum: UInt64 = 0, ns: UInt64 = 0
-        let rc = iavfshim_c_consumer_run(raw, ProbePipeline.dropsMap, target, Int32(timeoutSeconds * 1000), busy,
+        let rc = iavfshim_c_consumer_run(raw, pipeline.dropsMap.rawValue, target, Int32(timeoutSeconds * 1000), busy,
                                          &received, &sum, &ns)
         if rc < 0 && rc != -ETIMEDOUT {
             throw ProbeError(operation: "C consumer", errno: -rc, libbpfLog: LibbpfLog.text())

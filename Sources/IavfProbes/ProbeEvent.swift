@@ -1,3 +1,4 @@
+import CIavfEvents
 import CIavfShim
 import IavfModel
 #if canImport(Glibc)
@@ -180,7 +181,10 @@ public struct KernelNames: Sendable {
 /// Ring buffer record -> ProbeEvent. Pure: no kernel access, so unit tests feed it bytes.
 /// A class: the pipeline calls it per record, and reading a struct held by the pipeline
 /// copied (retained and released) its name tables and cache every time.
-public final class ProbeEventDecoder: @unchecked Sendable {
+///
+/// Not Sendable: it keeps a mutable cache of the last device, unlocked because it is on
+/// the per-record path. One decoder belongs to one pipeline, used by the thread that polls.
+public final class ProbeEventDecoder {
     public let names: KernelNames
 
     public init(names: KernelNames = .empty) { self.names = names }
@@ -189,7 +193,7 @@ public final class ProbeEventDecoder: @unchecked Sendable {
     /// Strings per record was the consumer's largest cost (bench pipeline). The names are
     /// compared as C strings: BPF writes only up to the NUL, the bytes after it are
     /// whatever the ring buffer held before.
-    private final class DeviceCache: @unchecked Sendable {
+    private final class DeviceCache {
         var key: UInt64 = 0
         var ifindex: Int32 = 0
         var ifname = iavf_ev_hdr().ifname
@@ -220,13 +224,13 @@ public final class ProbeEventDecoder: @unchecked Sendable {
         return d
     }
 
-    static var devKeyOffset: Int { Int(IAVFSHIM_HDR_DEV_KEY) }
-    static var ifindexOffset: Int { Int(IAVFSHIM_HDR_IFINDEX) }
-    static var ifnameOffset: Int { Int(IAVFSHIM_HDR_IFNAME) }
-    static var busOffset: Int { Int(IAVFSHIM_HDR_BUS) }
+    static var devKeyOffset: Int { Int(IAVF_EV_HDR_OFF_DEV_KEY) }
+    static var ifindexOffset: Int { Int(IAVF_EV_HDR_OFF_IFINDEX) }
+    static var ifnameOffset: Int { Int(IAVF_EV_HDR_OFF_IFNAME) }
+    static var busOffset: Int { Int(IAVF_EV_HDR_OFF_BUS) }
     static var nameLength: Int { Int(IAVF_EV_NAME_LEN) }
 
-    static var hdrSize: Int { Int(IAVFSHIM_HDR_SIZE) }
+    static var hdrSize: Int { Int(IAVF_EV_HDR_SIZE) }
 
     public func decode(_ buf: UnsafeRawBufferPointer) throws -> ProbeEvent {
         guard buf.count >= Self.hdrSize else { throw ProbeDecodeError.tooShort(size: buf.count) }

@@ -1,3 +1,4 @@
+import IavfSystem
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -23,13 +24,15 @@ public final class ProbePipeline {
     private var wantStop = false
     private var closed = false
 
-    /// Map names shared by iavf.bpf.c and selftest.bpf.c (iavf_common.bpf.h).
-    public static let eventsMap = "events"
-    public static let dropsMap = "drops"
+    /// The ring buffer and the per-CPU drop counter (iavf_common.bpf.h gives every object both).
+    public let eventsMap: any BPFMapName
+    public let dropsMap: any BPFMapName
 
-    init(object: BPFObject, decoder: ProbeEventDecoder) {
+    init(object: BPFObject, decoder: ProbeEventDecoder, events: some BPFMapName, drops: some BPFMapName) {
         self.object = object
         self.decoder = decoder
+        self.eventsMap = events
+        self.dropsMap = drops
     }
 
     /// Attach every loaded program whose name passes `filter`. Stops at the first failure.
@@ -51,14 +54,14 @@ public final class ProbePipeline {
     }
 
     /// Records dropped in the kernel so far (sum of the per-CPU counter).
-    public func dropCount() throws -> UInt64 { try object.perCPUSum(map: Self.dropsMap) }
+    public func dropCount() throws -> UInt64 { try object.perCPUSum(map: dropsMap) }
 
     /// Set the receiver of items. Return false from it to stop the loop.
     public func setHandler(_ h: @escaping (ProbeStreamItem) -> Bool) throws {
         handler = h
         if ring == nil {
             let sink = RingBuffer.RecordSink { [unowned(unsafe) self] bytes in self.handle(bytes) }
-            ring = try RingBuffer(object: object, map: Self.eventsMap, sink: sink)
+            ring = try RingBuffer(object: object, map: eventsMap, sink: sink)
         }
     }
 
@@ -91,16 +94,17 @@ public final class ProbePipeline {
     }
 
     /// Deliver until `shouldStop()` is true, the handler returns false, or SIGINT/SIGTERM
-    /// arrives (when `stopOnSignals`). Then detach, drain, and report final losses.
+    /// arrives (when `stopOnSignals`; `StopSignal.received` tells which). Then detach, drain,
+    /// and report final losses.
     public func run(stopOnSignals: Bool = true, pollTimeoutMs: Int32 = 100,
                     shouldStop: () -> Bool = { false }) throws {
         if stopOnSignals {
-            iavfshim_stop_reset()
-            try shimCheck(iavfshim_stop_signals_install(), "install SIGINT/SIGTERM handlers")
+            StopSignal.reset()
+            try StopSignal.install()
         }
-        defer { if stopOnSignals { iavfshim_stop_signals_restore() } }
+        defer { if stopOnSignals { StopSignal.restore() } }
         wantStop = false
-        while !wantStop && !shouldStop() && (!stopOnSignals || iavfshim_stop_requested() == 0) {
+        while !wantStop && !shouldStop() && (!stopOnSignals || StopSignal.received == nil) {
             try pollOnce(timeoutMs: pollTimeoutMs)
         }
         try finish()
@@ -124,15 +128,6 @@ public final class ProbePipeline {
             if r > 0 { _ = handler?(.lost(count: r)) }
         }
     }
-
-    /// The signal that asked to stop (SIGINT/SIGTERM), or nil.
-    public static var stopSignal: Int32? {
-        let s = iavfshim_stop_requested()
-        return s == 0 ? nil : s
-    }
-
-    /// Ask a running loop to stop (what a signal does).
-    public static func requestStop(signal: Int32 = SIGTERM) { iavfshim_stop_request(signal) }
 
     public func close() {
         guard !closed else { return }

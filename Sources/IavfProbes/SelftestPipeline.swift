@@ -1,3 +1,5 @@
+import CIavfEvents
+import CIavfBenchConsumer
 import CIavfShim
 import Foundation
 #if canImport(Glibc)
@@ -17,20 +19,22 @@ public final class SelftestPipeline {
 
     public init(ringBufferBytes: UInt32 = 1 << 22, names: KernelNames = .selftest, attach: Bool = true) throws {
         let object = try BPFObject(elf: EmbeddedBPF.selftest, name: "iavf_selftest")
-        try object.setGlobal("target_tgid", UInt32(getpid()))
-        try object.setGlobal("trigger_nr", UInt64(iavfshim_selftest_syscall_nr()))
+        typealias Names = BPFNames.selftest
+        try object.setGlobal(Names.Global.target_tgid, UInt32(getpid()))
+        try object.setGlobal(Names.Global.trigger_nr, UInt64(iavfshim_selftest_syscall_nr()))
         let ops = names.ops
-        try object.setGlobal("op_add_v1", VirtchnlOps.value(of: "ADD_VLAN", in: ops) ?? 12)
-        try object.setGlobal("op_del_v1", VirtchnlOps.value(of: "DEL_VLAN", in: ops) ?? 13)
-        try object.setGlobal("op_add_v2", VirtchnlOps.value(of: "ADD_VLAN_V2", in: ops) ?? 52)
-        try object.setGlobal("op_del_v2", VirtchnlOps.value(of: "DEL_VLAN_V2", in: ops) ?? 53)
-        try object.setMaxEntries(map: ProbePipeline.eventsMap, ringBufferBytes)
+        try object.setGlobal(Names.Global.op_add_v1, VirtchnlOps.value(of: "ADD_VLAN", in: ops) ?? 12)
+        try object.setGlobal(Names.Global.op_del_v1, VirtchnlOps.value(of: "DEL_VLAN", in: ops) ?? 13)
+        try object.setGlobal(Names.Global.op_add_v2, VirtchnlOps.value(of: "ADD_VLAN_V2", in: ops) ?? 52)
+        try object.setGlobal(Names.Global.op_del_v2, VirtchnlOps.value(of: "DEL_VLAN_V2", in: ops) ?? 53)
+        try object.setMaxEntries(map: Names.Map.events, ringBufferBytes)
         try object.load()
-        guard let prog = object.program(named: "st_sys_enter") else {
+        guard let prog = object.program(Names.Program.st_sys_enter) else {
             throw ProbeError(operation: "find selftest program", errno: ENOENT)
         }
         program = prog
-        pipeline = ProbePipeline(object: object, decoder: ProbeEventDecoder(names: names))
+        pipeline = ProbePipeline(object: object, decoder: ProbeEventDecoder(names: names),
+                                 events: Names.Map.events, drops: Names.Map.drops)
         if attach { try pipeline.attachAll() }
     }
 
@@ -73,7 +77,7 @@ public final class SelftestPipeline {
     public func setFakeMessage(_ bytes: [UInt8]) throws {
         var b = bytes
         if b.count < Self.fakeMessageSize { b += [UInt8](repeating: 0, count: Self.fakeMessageSize - b.count) }
-        try pipeline.object.updateBytes(map: "fake_msg", bytes: Array(b.prefix(Self.fakeMessageSize)))
+        try pipeline.object.updateBytes(map: BPFNames.selftest.Map.fake_msg, bytes: Array(b.prefix(Self.fakeMessageSize)))
     }
 
     public func close() { pipeline.close() }

@@ -56,29 +56,3 @@ func hintFor(errno e: Int32) -> String? {
         return nil
     }
 }
-
-/// Test seam over the shim's fault injection (the shim's calls go through one checkpoint each).
-public enum ShimFaults {
-    public enum Operation: Sendable, CaseIterable {
-        case open, load, attach, ringbufNew, ringbufPoll, mapLookup, mapUpdate, testRun, btfLoad
-        var raw: iavfshim_op {
-            switch self {
-            case .open: return IAVFSHIM_OP_OPEN
-            case .load: return IAVFSHIM_OP_LOAD
-            case .attach: return IAVFSHIM_OP_ATTACH
-            case .ringbufNew: return IAVFSHIM_OP_RINGBUF_NEW
-            case .ringbufPoll: return IAVFSHIM_OP_RINGBUF_POLL
-            case .mapLookup: return IAVFSHIM_OP_MAP_LOOKUP
-            case .mapUpdate: return IAVFSHIM_OP_MAP_UPDATE
-            case .testRun: return IAVFSHIM_OP_TEST_RUN
-            case .btfLoad: return IAVFSHIM_OP_BTF_LOAD
-            }
-        }
-    }
-    /// The call of `op` after `skip` more successful ones fails with `errno` (once).
-    public static func inject(_ op: Operation, errno: Int32, skip: UInt32 = 0) {
-        iavfshim_fault_set(op.raw, errno, skip)
-    }
-    public static func reset() { iavfshim_fault_clear() }
-    public static func calls(_ op: Operation) -> UInt64 { iavfshim_call_count(op.raw) }
-}

@@ -1,3 +1,4 @@
+import CIavfEvents
 import CIavfShim
 import Testing
 @testable import IavfProbes
@@ -166,11 +167,21 @@ struct DecoderTests {
         #expect(t.remainder(totalDrops: 9) == 0)
     }
 
-    @Test("the record layouts the shim and BPF share have the sizes the ring buffer expects")
+    @Test("the Swift view of every record struct has the size iavf_events.h asserts for both C compilers")
     func layout() {
-        #expect(MemoryLayout<iavf_ev_hdr>.size == 80)
-        #expect(MemoryLayout<iavf_ev_vid>.size == 88)
-        #expect(MemoryLayout<iavf_ev_send>.size == 2144)
-        #expect(MemoryLayout<iavf_ev_snapshot>.size == 640)
+        // The header's _Static_asserts check these numbers for clang -target bpf and the host;
+        // here the same numbers are checked against the structs as Swift imports them.
+        #expect(MemoryLayout<iavf_ev_hdr>.size == Int(IAVF_EV_HDR_SIZE))
+        #expect(MemoryLayout<iavf_ev_vid>.size == Int(IAVF_EV_VID_SIZE))
+        #expect(MemoryLayout<iavf_ev_send>.size == Int(IAVF_EV_SEND_SIZE))
+        #expect(MemoryLayout<iavf_ev_reply>.size == Int(IAVF_EV_REPLY_SIZE))
+        #expect(MemoryLayout<iavf_ev_filter>.size == Int(IAVF_EV_FILTER_SIZE))
+        #expect(MemoryLayout<iavf_ev_snapshot>.size == Int(IAVF_EV_SNAPSHOT_SIZE))
+        #expect(MemoryLayout<iavf_ev_bench>.size == Int(IAVF_EV_BENCH_SIZE))
+        #expect(MemoryLayout<iavf_core_info>.size == Int(IAVF_CORE_INFO_SIZE))
+        #expect(MemoryLayout<iavf_ev_hdr>.offset(of: \iavf_ev_hdr.dev_key) == Int(IAVF_EV_HDR_OFF_DEV_KEY))
+        #expect(MemoryLayout<iavf_ev_hdr>.offset(of: \iavf_ev_hdr.ifindex) == Int(IAVF_EV_HDR_OFF_IFINDEX))
+        #expect(MemoryLayout<iavf_ev_hdr>.offset(of: \iavf_ev_hdr.ifname) == Int(IAVF_EV_HDR_OFF_IFNAME))
+        #expect(MemoryLayout<iavf_ev_hdr>.offset(of: \iavf_ev_hdr.bus) == Int(IAVF_EV_HDR_OFF_BUS))
     }
 }

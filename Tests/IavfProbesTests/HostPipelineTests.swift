@@ -1,3 +1,4 @@
+import IavfSystem
 import CIavfShim
 import Foundation
 import Testing
@@ -132,7 +133,7 @@ struct HostPipelineTests {
         let t0 = Date()
         try st.pipeline.run(stopOnSignals: true, pollTimeoutMs: 5000)
         #expect(Date().timeIntervalSince(t0) < 3)
-        #expect(ProbePipeline.stopSignal == SIGINT)
+        #expect(StopSignal.received == SIGINT)
         #expect(n == 100)
         #expect(st.pipeline.links.allSatisfy { !$0.isAttached })
         st.trigger(mode: .vid, param: 1, count: 5) // detached: nothing more arrives

@@ -1,3 +1,4 @@
+import IavfModel
 import CIavfShim
 import Testing
 @testable import IavfProbes
@@ -13,20 +14,25 @@ struct ShimTests {
         let obj = try BPFObject(elf: EmbeddedBPF.iavf, name: "iavf_t")
         let bySection = Dictionary(uniqueKeysWithValues: obj.programs.map { ($0.name, $0.section) })
         for p in ProbeTable.points {
-            #expect(bySection[p.entryPrograms.fentry] == "fentry/\(p.function)")
-            #expect(bySection[p.entryPrograms.kprobe] == "kprobe/\(p.function)")
+            #expect(p.fentry.section == "fentry/\(p.function)")
+            #expect(p.kprobe.section == "kprobe/\(p.function)")
             if let x = p.exitPrograms {
-                #expect(bySection[x.fexit] == "fexit/\(p.function)")
-                #expect(bySection[x.kretprobe] == "kretprobe/\(p.function)")
+                #expect(x.fexit.section == "fexit/\(p.function)")
+                #expect(x.kretprobe.section == "kretprobe/\(p.function)")
             }
         }
-        #expect(bySection["core_report"] == "syscall")
+        #expect(BPFNames.iavf.Program.core_report.section == "syscall")
+        // The generated names are what libbpf finds in the object, section for section.
+        #expect(bySection == Dictionary(uniqueKeysWithValues: BPFNames.iavf.Program.allCases.map { ($0.rawValue, $0.section) }))
+        #expect(Set(ProbeTable.points.flatMap(\.programs)).union([.core_report]) == Set(BPFNames.iavf.Program.allCases))
     }
 
     @Test("the selftest object is one raw_tp program on sys_enter")
     func selftestObject() throws {
         let obj = try BPFObject(elf: EmbeddedBPF.selftest, name: "st_t")
         #expect(obj.programs.map(\.section) == ["raw_tp/sys_enter"])
+        #expect(BPFNames.selftest.Program.allCases.map(\.section) == ["raw_tp/sys_enter"])
+        #expect(Set(BPFNames.selftest.Map.allCases.map(\.rawValue)) == ["events", "drops", "fake_msg"])
     }
 
     @Test("plan: fentry/fexit when the kernel loads tracing programs, else kprobes, else a reason")
@@ -34,10 +40,10 @@ struct ShimTests {
         let opts = IavfProbeSession.Options()
         let f = IavfProbeSession.plan(options: opts, features: .init(tracing: true, kprobes: true, vmlinuxBTF: true), btf: nil)
         #expect(f.allSatisfy { $0.mechanism == .fentry })
-        #expect(f.first { $0.point.function == "iavf_send_pf_msg" }?.programs == ["fe_send"])
+        #expect(f.first { $0.point.function == "iavf_send_pf_msg" }?.programs == [.fe_send])
         let k = IavfProbeSession.plan(options: opts, features: .init(tracing: false, kprobes: true, vmlinuxBTF: true), btf: nil)
         #expect(k.allSatisfy { $0.mechanism == .kprobe })
-        #expect(k.first { $0.point.function == "iavf_open" }?.programs == ["kp_open", "kr_open"])
+        #expect(k.first { $0.point.function == "iavf_open" }?.programs == [.kp_open, .kr_open])
         let none = IavfProbeSession.plan(options: opts, features: .init(tracing: false, kprobes: false, vmlinuxBTF: true), btf: nil)
         #expect(none.allSatisfy { $0.mechanism == nil && $0.reason != nil })
     }
@@ -84,19 +90,21 @@ struct ShimTests {
         #expect(throws: ProbeError.self) { _ = try BPFObject(elf: EmbeddedBPF.selftest, name: "b") }
     }
 
-    @Test("knobs are set by name before load and refused for unknown variables")
+    @Test("knobs are set by name before load and refused for another object's variables or a wrong size")
     func knobs() throws {
         let obj = try BPFObject(elf: EmbeddedBPF.selftest, name: "st_k")
-        try obj.setGlobal("target_tgid", UInt32(1234))
-        #expect(throws: ProbeError.self) { try obj.setGlobal("no_such_knob", UInt32(1)) }
-        #expect(throws: ProbeError.self) { try obj.setGlobal("target_tgid", UInt64(1)) } // wrong size
+        try obj.setGlobal(BPFNames.selftest.Global.target_tgid, UInt32(1234))
+        #expect(throws: ProbeError.self) { try obj.setGlobal(BPFNames.iavf.Global.snapshot_mask, UInt32(1)) }
+        #expect(throws: ProbeError.self) { try obj.setGlobal(BPFNames.selftest.Global.target_tgid, UInt64(1)) } // wrong size
+        #expect(BPFNames.iavf.Global.snapshot_mask.section == ".rodata")
+        #expect(BPFNames.iavf.Global.core_info.section == ".bss")
     }
 
     @Test("generation comes from the state enumerators' names, not their values")
     func generationFromNames() {
-        #expect(DriverGeneration(stateEnumerators: ["IAVF_VLAN_INVALID", "IAVF_VLAN_ADDING", "IAVF_VLAN_REMOVING"]) == .patched)
-        #expect(DriverGeneration(stateEnumerators: ["IAVF_VLAN_IS_NEW", "IAVF_VLAN_DISABLE", "IAVF_VLAN_INACTIVE"]) == .unpatched)
-        #expect(DriverGeneration(stateEnumerators: []) == .unknown)
+        #expect(Generation(stateEnumerators: ["IAVF_VLAN_INVALID", "IAVF_VLAN_ADDING", "IAVF_VLAN_REMOVING"]) == .patched)
+        #expect(Generation(stateEnumerators: ["IAVF_VLAN_IS_NEW", "IAVF_VLAN_DISABLE", "IAVF_VLAN_INACTIVE"]) == .unpatched)
+        #expect(Generation(stateEnumerators: []) == nil)
     }
 
     @Test("virtchnl V2 message builder lays VIDs at byte 8 + 32*i with the tpid at +12 (outer)")

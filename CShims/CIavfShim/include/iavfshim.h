@@ -5,12 +5,17 @@
  * negative errno on failure; libbpf's own messages are captured (see
  * iavfshim_log_*) so callers can show why something failed.
  *
- * Ownership: every *_open/*_new/*_attach result must be released with the
- * matching *_close/*_free/*_destroy. Links and ring buffers must be released
+ * Ownership: every result of an _open, _new or _attach call must be released
+ * with the matching _close, _free or _destroy. Links and ring buffers must be released
  * before the object they came from (the Swift owners guarantee this order).
  *
- * Fault injection: iavfshim_fault_set() makes the next matching call fail with
- * a chosen errno, so tests can drive every error path without root.
+ * Test seam: every wrapped libbpf call first asks a fault hook, when one is set
+ * (iavfshim_fault_hook_set; the test-only target CIavfShimFaults installs it), so
+ * tests can drive every error path without root.
+ *
+ * Not here: SIGINT/SIGTERM (StopSignal, in Swift), the C consumer of `bench
+ * pipeline` and the selftest trigger (CIavfBenchConsumer), the record layout
+ * (iavf_events.h, module CIavfEvents).
  */
 #ifndef IAVFSHIM_H
 #define IAVFSHIM_H
@@ -19,8 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The one record layout shared with the BPF programs. */
-#include "../../../bpf/iavf_events.h"
+/* The one record layout shared with the BPF programs (module CIavfEvents). */
+#include "iavf_events.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -39,7 +44,8 @@ void iavfshim_log_clear(void);
 /* Copy up to cap-1 bytes of the captured text (the newest part if it is longer); returns its full length. */
 size_t iavfshim_log_copy(char *buf, size_t cap);
 
-/* ---- fault injection (tests) ------------------------------------------------ */
+/* ---- test seam ------------------------------------------------------------------ */
+/* The calls a test can make fail. */
 typedef enum iavfshim_op {
 	IAVFSHIM_OP_OPEN = 0,
 	IAVFSHIM_OP_LOAD,
@@ -53,12 +59,13 @@ typedef enum iavfshim_op {
 	IAVFSHIM_OP_COUNT
 } iavfshim_op;
 
-/* The call of `op` after `skip` more successful calls fails with -err (err > 0). Once. */
-void iavfshim_fault_set(iavfshim_op op, int err, unsigned skip);
-/* Remove every pending fault and zero the call counters. */
-void iavfshim_fault_clear(void);
-/* Calls of `op` made through the shim since the last iavfshim_fault_clear(). */
-uint64_t iavfshim_call_count(iavfshim_op op);
+/* Asked before each call of `op`: 0 to go on, a negative errno to fail the call with it. */
+typedef int (*iavfshim_fault_fn)(iavfshim_op op);
+/* Install (or, with NULL, remove) the hook. Nothing in the shim sets one: the test-only
+ * target CIavfShimFaults does (iavfshim_fault_set & co.). */
+void iavfshim_fault_hook_set(iavfshim_fault_fn fn);
+/* Append a line of our own to the captured libbpf log. */
+void iavfshim_log_note(const char *text);
 
 /* ---- objects ---------------------------------------------------------------- */
 /* Open an ELF BPF object from memory (copied by libbpf). name: object name. */
@@ -105,6 +112,9 @@ int iavfshim_ringbuf_new(iavfshim_object *obj, const char *map, iavfshim_record_
 			 iavfshim_ringbuf **out);
 /* Wait up to timeout_ms and consume what is there: records handled, or -errno (-EINTR on a signal). */
 int iavfshim_ringbuf_poll(iavfshim_ringbuf *rb, int timeout_ms);
+/* Add fd (e.g. a self-pipe's read end) to the ring buffer's epoll set: writing to it wakes
+ * a blocked iavfshim_ringbuf_poll (edge-triggered; the caller owns fd). */
+int iavfshim_ringbuf_add_wake_fd(iavfshim_ringbuf *rb, int fd);
 /* Consume without waiting. */
 int iavfshim_ringbuf_consume(iavfshim_ringbuf *rb);
 void iavfshim_ringbuf_free(iavfshim_ringbuf *rb);
@@ -134,41 +144,6 @@ void iavfshim_close_fd(int fd);
 int64_t iavfshim_prog_next_id(uint32_t id);
 int iavfshim_prog_info_by_id(uint32_t id, char name[16], uint32_t *type, uint64_t *run_cnt, uint64_t *run_time_ns);
 int iavfshim_link_exists(uint32_t id);
-
-/* SIGINT/SIGTERM set a flag (no SA_RESTART, so a blocked poll returns -EINTR). */
-int iavfshim_stop_signals_install(void);
-void iavfshim_stop_signals_restore(void);
-int iavfshim_stop_requested(void); /* the signal number, or 0 */
-void iavfshim_stop_reset(void);
-void iavfshim_stop_request(int signo); /* the same from code (tests, timers) */
-
-/* ---- record layout for the Swift decoder --------------------------------------
- * Offsets as constants: Swift reads them without lazy-initialised globals on the
- * per-record path. */
-enum {
-	IAVFSHIM_HDR_SIZE = sizeof(struct iavf_ev_hdr),
-	IAVFSHIM_HDR_DEV_KEY = offsetof(struct iavf_ev_hdr, dev_key),
-	IAVFSHIM_HDR_IFINDEX = offsetof(struct iavf_ev_hdr, ifindex),
-	IAVFSHIM_HDR_IFNAME = offsetof(struct iavf_ev_hdr, ifname),
-	IAVFSHIM_HDR_BUS = offsetof(struct iavf_ev_hdr, bus),
-};
-
-/* ---- selftest / bench -------------------------------------------------------- */
-long iavfshim_selftest_syscall_nr(void);
-/* prctl(IAVF_SELFTEST_MAGIC, mode, param, count): what selftest.bpf.c reacts to. */
-long iavfshim_selftest_trigger(uint64_t mode, uint64_t param, uint64_t count);
-/* The practical limit: a C consumer that only counts and checksums the records of
- * a ring buffer map. It keeps its own ring_buffer (mapped once) so repeated runs
- * measure consumption, not set-up. */
-typedef struct iavfshim_c_consumer iavfshim_c_consumer;
-int iavfshim_c_consumer_new(iavfshim_object *obj, const char *map, iavfshim_c_consumer **out);
-/* Consume until `target` records were received or dropped (per-CPU counter drops_map,
- * may be NULL), or timeout_ms passed (-ETIMEDOUT). `busy`: poll with a zero timeout
- * (a drain of a pre-filled ring) instead of sleeping in epoll. `ns`: time spent, from
- * the first poll. Returns 0 or -errno. */
-int iavfshim_c_consumer_run(iavfshim_c_consumer *c, const char *drops_map, uint64_t target, int timeout_ms,
-			    bool busy, uint64_t *received, uint64_t *checksum, uint64_t *ns);
-void iavfshim_c_consumer_free(iavfshim_c_consumer *c);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,1 @@
+../../../bpf/iavf_events.h
