@@ -37,7 +37,22 @@ public struct EmulatedPFGuest: Sendable {
 
     public var pfTrace: String { "\(out)/pf-\(tag).jsonl" }
 
+    /// Where a guest's time went, in seconds from the command's start on the host.
+    public struct Timing: Sendable, Codable, Equatable {
+        /// Kernel fetch and extraction, headers, avfpf.ko (cached after the first run).
+        public var prepare: Double
+        /// qemu start to the guest command.
+        public var boot: Double?
+        /// The guest command to the PF attached and the drivers loaded.
+        public var pfAndDrivers: Double?
+        /// The job itself.
+        public var job: Double?
+        /// Everything: with shutdown and the host's bookkeeping.
+        public var total: Double
+    }
+
     public struct Outcome: Sendable {
+        public var timing: Timing
         public var release: String
         /// The job's exit status, or nil when the guest never reached its end.
         public var jobExit: Int32?
@@ -55,13 +70,24 @@ public struct EmulatedPFGuest: Sendable {
         set -u
         \(pf) 2>"$OUT/pf-\(tag).log" &
         PF=$!
+        T0=$(cut -d' ' -f1 /proc/uptime)
         n=0; while [ ! -e \(Self.pfReady) ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
         modprobe 8021q; modprobe iavf
+        T1=$(cut -d' ' -f1 /proc/uptime)
         \(job)
         echo "JOB_EXIT=$?"
+        echo "GUEST_TIMES=$T0 $T1 $(cut -d' ' -f1 /proc/uptime)"
         kill -TERM $PF; wait $PF
         dmesg > "$OUT/dmesg-\(tag).txt"
         """
+    }
+
+    /// The guest's uptime at its command's start, once the PF and drivers were up, and
+    /// after the job (the `GUEST_TIMES=` line).
+    public static func guestTimes(stdout: String) -> (Double, Double, Double)? {
+        guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("GUEST_TIMES=") }) else { return nil }
+        let v = line.dropFirst(12).split(separator: " ").compactMap { Double($0) }
+        return v.count == 3 ? (v[0], v[1], v[2]) : nil
     }
 
     /// The job's status from the guest's standard output (nil: it never got there).
@@ -83,7 +109,12 @@ public struct EmulatedPFGuest: Sendable {
         options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
         let outcome = try VirtualMachine(progress: vmProgress).run(options)
         let stdout = outcome.result.stdoutText
-        return Outcome(release: outcome.kernel.release, jobExit: Self.jobExit(stdout: stdout), stdout: stdout,
+        var timing = Timing(prepare: outcome.prepareSeconds, boot: nil, pfAndDrivers: nil, job: nil, total: outcome.totalSeconds)
+        if let start = outcome.commandStartSeconds {
+            timing.boot = start - outcome.prepareSeconds
+            if let t = Self.guestTimes(stdout: stdout) { timing.pfAndDrivers = t.1 - t.0; timing.job = t.2 - t.1 }
+        }
+        return Outcome(timing: timing, release: outcome.kernel.release, jobExit: Self.jobExit(stdout: stdout), stdout: stdout,
                        stderr: outcome.result.stderrText)
     }
 

@@ -121,8 +121,12 @@ public struct SuiteCampaign {
         defer { tail?.stop() }
         let outcome = try guest.run(job: "\(watch) -- \\\n  \(cases) > \"$OUT/watch-\(tag).json\" 2> \"$OUT/console-\(tag).txt\"",
                                     note: note)
-        return Self.collect(kernel: k, tag: tag, release: outcome.release, jobFinished: outcome.jobExit != nil,
-                            out: out, only: only, seconds: Date().timeIntervalSince(t0))
+        var run = Self.collect(kernel: k, tag: tag, release: outcome.release, jobFinished: outcome.jobExit != nil,
+                               out: out, only: only, seconds: Date().timeIntervalSince(t0))
+        let t = outcome.timing
+        run.time = TimeBreakdown(prepare: t.prepare, boot: t.boot, pfAndDrivers: t.pfAndDrivers, job: t.job,
+                                 total: Date().timeIntervalSince(t0), cases: run.cases)
+        return run
     }
 
     /// The runner's own results (or, when it died, its KTAP lines so far), then the

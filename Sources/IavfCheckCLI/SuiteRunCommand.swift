@@ -96,7 +96,9 @@ struct SuiteRunCommand: ParsableCommand {
                 s += "\(c.passed ? "PASS" : "FAIL"): \(c.name)\(c.reason.isEmpty ? "" : "  (\(c.reason))")\n"
             }
             if let problem = r.problem { s += "INCOMPLETE: \(problem)\n" }
-            s += "Totals: \(r.passed) PASS, \(r.total - r.passed) FAIL of \(r.total); checker verdict \(r.checkerVerdict)\n\n"
+            s += "Totals: \(r.passed) PASS, \(r.total - r.passed) FAIL of \(r.total); checker verdict \(r.checkerVerdict)\n"
+            if let t = r.time { s += t.text + "\n" }
+            s += "\n"
         }
         let cov = report.coverage
         let coverageText = cov.tables.isEmpty ? "" : "\nmodel coverage of the real drivers (rows the traces exercised):\n" + cov.text(indent: "  ")

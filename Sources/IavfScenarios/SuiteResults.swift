@@ -35,6 +35,50 @@ public struct SuiteCaseOutcome: Sendable, Equatable, Codable {
     public var passed: Bool { result == .pass }
 }
 
+/// Where a kernel's run spent its time, in seconds: the host's preparation (kernel,
+/// headers, avfpf.ko), the boot, the PF and drivers, the suite's own set-up, the cases (the
+/// slowest named), and the rest (shutdown, dmesg, the host's bookkeeping).
+public struct TimeBreakdown: Sendable, Codable, Equatable {
+    public var prepare: Double
+    public var boot: Double?
+    public var pfAndDrivers: Double?
+    /// The job minus the cases: the testbed's set-up (namespaces, VFs up) and the watch start.
+    public var setup: Double?
+    public var cases: Double
+    public var rest: Double
+    public var slowest: [SlowCase]
+
+    public struct SlowCase: Sendable, Codable, Equatable {
+        public var name: String
+        public var seconds: Double
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case prepare, boot, setup, cases, rest, slowest
+        case pfAndDrivers = "pf_and_drivers"
+    }
+
+    public init(prepare: Double, boot: Double?, pfAndDrivers: Double?, job: Double?, total: Double, cases: [SuiteCaseOutcome]) {
+        let r = { (x: Double) in (x * 10).rounded() / 10 }
+        self.prepare = r(prepare)
+        self.boot = boot.map(r)
+        self.pfAndDrivers = pfAndDrivers.map(r)
+        let caseTime = cases.compactMap(\.seconds).reduce(0, +)
+        self.cases = r(caseTime)
+        self.setup = job.map { r(max(0, $0 - caseTime)) }
+        self.rest = r(max(0, total - prepare - (boot ?? 0) - (pfAndDrivers ?? 0) - (job ?? caseTime)))
+        self.slowest = cases.filter { $0.seconds != nil }.sorted { $0.seconds! > $1.seconds! }.prefix(3)
+            .map { SlowCase(name: $0.name, seconds: r($0.seconds!)) }
+    }
+
+    public var text: String {
+        func f(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "?" }
+        var s = "time: prepare \(f(prepare)) s, boot \(f(boot)) s, PF and drivers \(f(pfAndDrivers)) s, set-up \(f(setup)) s, cases \(f(cases)) s, rest \(f(rest)) s"
+        if !slowest.isEmpty { s += "; slowest: " + slowest.map { "\($0.name) \(f($0.seconds)) s" }.joined(separator: ", ") }
+        return s
+    }
+}
+
 /// `suite.json`: one entry per kernel (in the order given), written as the run goes and at
 /// its end; read back by `report` and `merge`.
 public struct SuiteReport: Sendable, Codable, Equatable {
@@ -56,9 +100,11 @@ public struct SuiteReport: Sendable, Codable, Equatable {
         public var run: Int?
         /// The model rows and rule evaluations the kernel's trace exercised.
         public var coverage: ModelCoverage?
+        /// Where the kernel's seconds went (prepare, boot, pf_and_drivers, set-up and cases).
+        public var time: TimeBreakdown?
 
         enum CodingKeys: String, CodingKey {
-            case kernel, release, seconds, passed, total, complete, problem, cases, run, coverage
+            case kernel, release, seconds, passed, total, complete, problem, cases, run, coverage, time
             case checkerVerdict = "checker_verdict"
         }
 

@@ -232,3 +232,18 @@ import Testing
         #expect(m.coverage.tables.first?.rowsHit == cov.tables.first?.rowsHit)
     }
 }
+
+@Suite struct TimeBreakdownTests {
+    @Test("the guest's uptimes and the cases' own times split a kernel's wall time; the slowest cases are named")
+    func breakdown() throws {
+        let t = try #require(EmulatedPFGuest.guestTimes(stdout: "x\nJOB_EXIT=0\nGUEST_TIMES=5.50 9.00 209.00\n"))
+        #expect(t.0 == 5.5 && t.1 == 9 && t.2 == 209)
+        #expect(EmulatedPFGuest.guestTimes(stdout: "GUEST_TIMES=1 2") == nil)
+        let cases = [SuiteCaseOutcome(name: "a", result: .pass, seconds: 150), SuiteCaseOutcome(name: "b", result: .pass, seconds: 30),
+                     SuiteCaseOutcome(name: "c", result: .pass)]
+        let b = TimeBreakdown(prepare: 2, boot: 6, pfAndDrivers: t.1 - t.0, job: t.2 - t.1, total: 220, cases: cases)
+        #expect(b.cases == 180 && b.setup == 20 && b.pfAndDrivers == 3.5 && b.rest == 8.5)
+        #expect(b.slowest.map(\.name) == ["a", "b"])
+        #expect(b.text.contains("cases 180.0 s") && b.text.contains("slowest: a 150.0 s"))
+    }
+}
