@@ -22,6 +22,10 @@ public struct EmulatedPFGuest: Sendable {
     public var pfArguments: [String] = []
     /// Progress lines on the host (kernel fetch, module build, boot).
     public var progress = true
+    /// An iavf.ko to load instead of the kernel's own (`--iavf`), already checked against the
+    /// guest kernel; `iavfDepends`: the modules it needs first (its modinfo `depends`).
+    public var iavfModule: String?
+    public var iavfDepends: [String] = []
 
     public static let pfControl = "/tmp/pf.ctl"
     public static let pfReady = "/tmp/pf.ready"
@@ -60,6 +64,14 @@ public struct EmulatedPFGuest: Sendable {
         public var stderr: String
     }
 
+    /// 8021q, then the kernel's iavf or the one given; a module that does not load ends the
+    /// guest with 125 and the reason (nothing falls back to the stock driver).
+    var loadDrivers: String {
+        guard let m = iavfModule else { return "modprobe 8021q; modprobe iavf" }
+        let deps = (["8021q"] + iavfDepends).map(GuestCommand.quote).joined(separator: " ")
+        return "modprobe -a \(deps); insmod \(GuestCommand.quote(m)) || { echo \(GuestCommand.quote("iavf-check: insmod \(m) failed: see dmesg-\(tag).txt")) >&2; dmesg > \"$OUT/dmesg-\(tag).txt\"; exit 125; }"
+    }
+
     /// The guest's shell script around `job`: PF up and ready, drivers loaded, the job, its
     /// status on a line of its own, the PF stopped, dmesg saved.
     public func script(job: String) -> String {
@@ -72,7 +84,7 @@ public struct EmulatedPFGuest: Sendable {
         PF=$!
         T0=$(cut -d' ' -f1 /proc/uptime)
         n=0; while [ ! -e \(Self.pfReady) ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
-        modprobe 8021q; modprobe iavf
+        \(loadDrivers)
         T1=$(cut -d' ' -f1 /proc/uptime)
         \(job)
         echo "JOB_EXIT=$?"

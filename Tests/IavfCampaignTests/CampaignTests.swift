@@ -37,6 +37,12 @@ import Testing
         #expect(s.contains(#"pf -q --service-us 50 'it'\''s' --trace '/tmp/o'\''ut/pf-patched.jsonl'"#))
         #expect(s.contains("modprobe 8021q; modprobe iavf\n") && s.contains("\ntrue\necho \"JOB_EXIT=$?\""))
         #expect(EmulatedPFGuest.jobExit(stdout: "a\nJOB_EXIT=3\n") == 3)
+        // A given iavf.ko: its dependencies first, then insmod; a failure ends the guest.
+        g.iavfModule = "/cache/iavf-modules/6.1.0-56-amd64/abc/iavf.ko"
+        g.iavfDepends = ["libie"]
+        let own = g.script(job: "true")
+        #expect(own.contains("modprobe -a 8021q libie; insmod /cache/iavf-modules/6.1.0-56-amd64/abc/iavf.ko || {"))
+        #expect(!own.contains("modprobe iavf") && own.contains("exit 125; }"))
         #expect(EmulatedPFGuest.jobExit(stdout: "no status") == nil)
     }
 
