@@ -22,6 +22,8 @@ public struct DownUpCampaign {
     public var note: (String) -> Void = { _ in }
     /// Each kernel's figures as soon as they are in (live progress).
     public var onKernel: ((DownUpReport.Kernel) -> Void)?
+    /// Each VLAN count as its cycles complete in the guest (live progress).
+    public var onCount: ((String) -> Void)?
 
     public init(kernels: [String], out: String, moduleDir: String, exe: String, vlans: String, iterations: Int, serviceUs: Int) {
         self.kernels = kernels
@@ -72,6 +74,14 @@ public struct DownUpCampaign {
         let k = KernelList.tag(kernel)
         var guest = EmulatedPFGuest(kernel: kernel, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)")
         guest.pfArguments = ["--service-us", String(serviceUs)]
+        var tails: [FileTail] = []
+        if let onCount {
+            for (file, what) in [("downup-noprobes-\(k).txt", "without probes"), ("downup-probes-\(k).txt", "with probes")] {
+                let progress = DownUpProgress(kernel: kernel, pass: what, iterations: iterations)
+                tails.append(FileTail(path: "\(out)/\(file)") { if let l = progress.feed($0) { onCount(l) } })
+            }
+        }
+        defer { for t in tails { t.stop() } }
         let outcome = try guest.run(job: job(tag: k), note: note)
         guard outcome.jobExit != nil else {
             throw EnvironmentProblem("the down/up loop did not finish in the \(kernel) guest; see \(out)/downup-probes-\(k).txt")
@@ -118,6 +128,33 @@ public struct DownUpCampaign {
             return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
         }
         return vals.isEmpty ? .nan : vals.reduce(0, +) / Double(vals.count)
+    }
+}
+
+/// The guest loop's `# wall vlans=K iter=I ... up_ms=X` lines as one line per finished count.
+public final class DownUpProgress: @unchecked Sendable {
+    let kernel: String, pass: String, iterations: Int
+    private var ups: [Double] = []
+
+    public init(kernel: String, pass: String, iterations: Int) {
+        self.kernel = kernel
+        self.pass = pass
+        self.iterations = iterations
+    }
+
+    public func feed(_ line: String) -> String? {
+        guard line.hasPrefix("# wall vlans=") else { return nil }
+        var fields: [String: String] = [:]
+        for w in line.dropFirst(7).split(separator: " ") {
+            let kv = w.split(separator: "=", maxSplits: 1)
+            if kv.count == 2 { fields[String(kv[0])] = String(kv[1]) }
+        }
+        guard let k = fields["vlans"], let i = Int(fields["iter"] ?? ""), let up = Double(fields["up_ms"] ?? "") else { return nil }
+        if i == 0 { ups = [] }
+        ups.append(up)
+        guard i == iterations - 1 else { return nil }
+        let mean = ups.reduce(0, +) / Double(ups.count)
+        return "\(kernel): \(k) VLANs, \(ups.count) cycles \(pass): mean up \(String(format: "%.1f", mean)) ms (wall clock)"
     }
 }
 

@@ -78,6 +78,7 @@ struct DownUpBenchCommand: ParsableCommand {
         campaign.watchArguments = watchArguments
         campaign.note = { FileHandleOutput.stderr("iavf-check: \($0)\n") }
         if !quiet {
+            campaign.onCount = { FileHandleOutput.stderr($0 + "\n") }
             campaign.onKernel = { k in
                 for c in k.counts {
                     FileHandleOutput.stderr("\(k.kernel): \(c.vlans) VLANs: up p50 \(c.p50Ms.map { String(format: "%.1f", $0) } ?? "-") ms, \(c.vlanMessagesPerCycle.map { String(format: "%.1f", $0) } ?? "-") VLAN msgs/cycle\n")

@@ -178,6 +178,15 @@ import Testing
         #expect(j.contains("--vlans 0,8 --iterations 3"))
     }
 
+    @Test("bench progress: a line per VLAN count once its last cycle is in")
+    func progress() {
+        let p = DownUpProgress(kernel: "patched", pass: "with probes", iterations: 2)
+        #expect(p.feed("# wall vlans=0 iter=0 down_ms=10.0 up_ms=80.0") == nil)
+        #expect(p.feed("PASS: downup vlans=0 iter=0") == nil)
+        #expect(p.feed("# wall vlans=0 iter=1 down_ms=10.0 up_ms=100.0") == "patched: 0 VLANs, 2 cycles with probes: mean up 90.0 ms (wall clock)")
+        #expect(p.feed("# wall vlans=8 iter=0 down_ms=10.0 up_ms=50.0") == nil)
+    }
+
     @Test("unmeasured figures are left out of downup.json, measured ones rounded; the document round-trips")
     func report() throws {
         let k = DownUpReport.Kernel(kernel: "patched", release: "6.1.0-56-amd64", checker: "pass ()", programStats: [],
