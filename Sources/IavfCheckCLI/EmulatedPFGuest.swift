@@ -16,6 +16,9 @@ struct EmulatedPFGuest {
     var tag: String
     /// Extra arguments for `iavf-check pf`.
     var pfArguments = ""
+    /// An iavf.ko (host path; the guest sees the host's /) to insmod instead of `modprobe iavf`,
+    /// e.g. one IavfModuleBuilder built; checked against the guest kernel first (exit 2).
+    var iavfModule: String? = ProcessInfo.processInfo.environment["IAVF_CHECK_IAVF_MODULE"].flatMap { $0.isEmpty ? nil : $0 }
 
     var pfTrace: String { "\(out)/pf-\(tag).jsonl" }
     static let pfControl = "/tmp/pf.ctl"
@@ -33,12 +36,23 @@ struct EmulatedPFGuest {
         let prepared = try KernelStore(progress: progress).prepare(try KernelSpec.parse(kernel))
         let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release)
         FileHandleOutput.stderr("iavf-check: \(kernel) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built")\n")
+        if let iavfModule {
+            do {
+                guard !iavfModule.contains("'") else { throw IavfModuleError.badModule(path: iavfModule, reason: "a quote in the path") }
+                try IavfModuleBuilder.validateModule(path: iavfModule, release: prepared.release)
+            } catch let e as IavfModuleError {
+                FileHandleOutput.stderr("iavf-check: \(e)\n")
+                throw ExitCode(e.exitCode)
+            }
+            FileHandleOutput.stderr("iavf-check: \(kernel): iavf from \(iavfModule), not the stock module\n")
+        }
+        let loadIavf = iavfModule.map { "insmod '\($0)' || { echo \"insmod \($0) failed\" >&2; exit 125; }" } ?? "modprobe iavf"
         let script = """
         set -u
         "$IAVF_CHECK" pf -q \(pfArguments) --trace "\(pfTrace)" --ready /tmp/pf.ready --control \(Self.pfControl) 2>"$OUT/pf-\(tag).log" &
         PF=$!
         n=0; while [ ! -e /tmp/pf.ready ] && [ $n -lt 200 ]; do sleep 0.1; n=$((n+1)); done
-        modprobe 8021q; modprobe iavf
+        modprobe 8021q; \(loadIavf)
         \(job)
         echo "JOB_EXIT=$?"
         kill -TERM $PF; wait $PF
