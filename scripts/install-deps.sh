@@ -14,6 +14,7 @@ zlib1g-dev
 linux-libc-dev
 make
 chromium
+dwarves
 linux-headers-6.1.0-47-amd64
 linux-headers-6.1.0-56-amd64
 "
