@@ -10,7 +10,7 @@ import IavfVM
 /// down/up loop once without probes (wall time) and once under `watch` with BPF run-time
 /// stats on; then the traces cut into cycles and the figures of downup.json.
 public struct DownUpCampaign {
-    public var kernels: [String]
+    public var targets: [GuestTarget]
     public var out: String
     public var moduleDir: String
     public var exe: String
@@ -25,8 +25,8 @@ public struct DownUpCampaign {
     /// Each VLAN count as its cycles complete in the guest (live progress).
     public var onCount: ((String) -> Void)?
 
-    public init(kernels: [String], out: String, moduleDir: String, exe: String, vlans: String, iterations: Int, serviceUs: Int) {
-        self.kernels = kernels
+    public init(targets: [GuestTarget], out: String, moduleDir: String, exe: String, vlans: String, iterations: Int, serviceUs: Int) {
+        self.targets = targets
         self.out = out
         self.moduleDir = moduleDir
         self.exe = exe
@@ -41,9 +41,10 @@ public struct DownUpCampaign {
         Interruption.install()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var results: [(DownUpReport.Kernel, [DownUpStats])] = []
-        for k in kernels {
+        for t in targets {
+            let k = t.label
             do {
-                let r = reanalyse ? try Self.analyse(k, out: out, release: nil) : try runKernel(k)
+                let r = reanalyse ? try Self.analyse(k, tag: t.tag, out: out, release: nil) : try runKernel(t)
                 onKernel?(r.0)
                 results.append(r)
             } catch let e as VMError {
@@ -70,9 +71,12 @@ public struct DownUpCampaign {
         """
     }
 
-    func runKernel(_ kernel: String) throws -> (DownUpReport.Kernel, [DownUpStats]) {
-        let k = KernelList.tag(kernel)
-        var guest = EmulatedPFGuest(kernel: kernel, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)")
+    func runKernel(_ target: GuestTarget) throws -> (DownUpReport.Kernel, [DownUpStats]) {
+        let k = target.tag
+        let kernel = target.label
+        var guest = EmulatedPFGuest(kernel: target.kernel, out: out, moduleDir: moduleDir, exe: exe, timeout: 3600, tag: "downup-\(k)")
+        guest.iavf = target.iavf
+        guest.label = target.label
         guest.pfArguments = ["--service-us", String(serviceUs)]
         var tails: [FileTail] = []
         if let onCount {
@@ -86,13 +90,12 @@ public struct DownUpCampaign {
         guard outcome.jobExit != nil else {
             throw EnvironmentProblem("the down/up loop did not finish in the \(kernel) guest; see \(out)/downup-probes-\(k).txt")
         }
-        return try Self.analyse(kernel, out: out, release: outcome.release)
+        return try Self.analyse(kernel, tag: k, out: out, release: outcome.release)
     }
 
     /// The figures from the files a guest left in `out`. A trace that cannot be cut into
     /// cycles exactly is inconclusive (exit 4): no figure rather than a wrong one.
-    public static func analyse(_ kernel: String, out: String, release: String?) throws -> (DownUpReport.Kernel, [DownUpStats]) {
-        let k = KernelList.tag(kernel)
+    public static func analyse(_ kernel: String, tag k: String, out: String, release: String?) throws -> (DownUpReport.Kernel, [DownUpStats]) {
         let trace = "\(out)/downup-\(k).jsonl"
         let cycles: [DownUpCycle]
         do {

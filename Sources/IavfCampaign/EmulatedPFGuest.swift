@@ -26,6 +26,10 @@ public struct EmulatedPFGuest: Sendable {
     /// guest kernel; `iavfDepends`: the modules it needs first (its modinfo `depends`).
     public var iavfModule: String?
     public var iavfDepends: [String] = []
+    /// What `run` makes `iavfModule` from once it knows the guest kernel.
+    public var iavf: IavfChoice = .stock
+    /// The target's name in messages.
+    public var label: String?
 
     public static let pfControl = "/tmp/pf.ctl"
     public static let pfReady = "/tmp/pf.ready"
@@ -111,9 +115,14 @@ public struct EmulatedPFGuest: Sendable {
         let vmProgress = VMProgress(enabled: progress)
         let prepared = try KernelStore(progress: vmProgress).prepare(try KernelSpec.parse(kernel))
         let headers = try prepared.headers ?? KernelHeaders.ensure(release: prepared.release, note: note)
+        var me = self
+        if let (path, depends) = try Self.resolve(iavf, kernel: prepared, label: label ?? kernel, note: note) {
+            me.iavfModule = path
+            me.iavfDepends = depends
+        }
         let module = try KernelModuleBuilder(sourceDirectory: moduleDir, moduleName: "avfpf").build(release: prepared.release, headers: headers)
         note("\(kernel) (\(prepared.release)): avfpf.ko \(module.wasCached ? "cached" : "built")")
-        var options = VirtualMachine.Options(kernel: kernel, command: ["sh", "-c", script(job: job)])
+        var options = VirtualMachine.Options(kernel: kernel, command: ["sh", "-c", me.script(job: job)])
         options.timeout = timeout
         options.kernelArguments = ["memmap=2M$0x7e000000"]
         options.insmodFiles = [module.path]
@@ -121,6 +130,11 @@ public struct EmulatedPFGuest: Sendable {
         options.environment = [("OUT", out), ("IAVF_CHECK", exe)]
         let outcome = try VirtualMachine(progress: vmProgress).run(options)
         let stdout = outcome.result.stdoutText
+        if let m = me.iavfModule, outcome.result.stderrText.contains("iavf-check: insmod") {
+            let dmesg = (try? String(contentsOfFile: "\(out)/dmesg-\(tag).txt", encoding: .utf8)) ?? ""
+            throw EnvironmentProblem("step '\(label ?? kernel)': \(m) did not load in the guest (nothing ran; the stock iavf is not used instead); dmesg:\n"
+                                     + dmesg.split(separator: "\n").suffix(8).joined(separator: "\n"))
+        }
         var timing = Timing(prepare: outcome.prepareSeconds, boot: nil, pfAndDrivers: nil, job: nil, total: outcome.totalSeconds)
         if let start = outcome.commandStartSeconds {
             timing.boot = start - outcome.prepareSeconds

@@ -16,7 +16,7 @@ public struct StressHost {
         }
     }
 
-    public var kernels: [String]
+    public var targets: [GuestTarget]
     public var out: String
     public var moduleDir: String
     public var exe: String
@@ -29,8 +29,8 @@ public struct StressHost {
     /// `guestArguments` describe.
     public var seeds: [UInt64]?
 
-    public init(kernels: [String], out: String, moduleDir: String, exe: String, timeout: Double, guestArguments: [String]) {
-        self.kernels = kernels
+    public init(targets: [GuestTarget], out: String, moduleDir: String, exe: String, timeout: Double, guestArguments: [String]) {
+        self.targets = targets
         self.out = out
         self.moduleDir = moduleDir
         self.exe = exe
@@ -50,12 +50,15 @@ public struct StressHost {
     public func run() throws -> [KernelResult] {
         Interruption.install()
         var results: [KernelResult] = []
-        for k in kernels {
-            let tag = KernelList.tag(k)
+        for target in targets {
+            let k = target.label
+            let tag = target.tag
             let dir = "\(out)/\(tag)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             for f in Self.reportFiles(seeds: seeds) { try? FileManager.default.removeItem(atPath: "\(dir)/\(f)") }
-            let guest = EmulatedPFGuest(kernel: k, out: dir, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
+            var guest = EmulatedPFGuest(kernel: target.kernel, out: dir, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
+            guest.iavf = target.iavf
+            guest.label = target.label
             // The guest writes its progress to a file in the shared directory: show it here.
             let log = self.log
             let tail = FileTail(path: "\(dir)/stress-\(tag).log") { line in

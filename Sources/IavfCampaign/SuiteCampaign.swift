@@ -13,7 +13,8 @@ import Glibc
 /// `watch`, then the runner's results joined with the checker's by case name; suite.json and
 /// suite.ktap written at the end, and on SIGINT/SIGTERM with what finished so far.
 public struct SuiteCampaign {
-    public var kernels: [String]
+    /// The columns: each kernel with the iavf it runs (`GuestTarget.plan`).
+    public var targets: [GuestTarget]
     public var out: String
     public var moduleDir: String
     public var exe: String
@@ -29,8 +30,8 @@ public struct SuiteCampaign {
     /// Set-up notes (kernel fetched, module built).
     public var note: (String) -> Void = { _ in }
 
-    public init(kernels: [String], out: String, moduleDir: String, exe: String, timeout: Double) {
-        self.kernels = kernels
+    public init(targets: [GuestTarget], out: String, moduleDir: String, exe: String, timeout: Double) {
+        self.targets = targets
         self.out = out
         self.moduleDir = moduleDir
         self.exe = exe
@@ -63,14 +64,15 @@ public struct SuiteCampaign {
             FileHandleOutput.stderr("iavf-check suite: partial results (\(summary)) in \(out)/suite.json\n")
         }
         defer { Interruption.removeHook(hook) }
-        for k in kernels {
+        for target in targets {
+            let k = target.label
             for i in 1...max(1, repeatCount) {
                 let index = repeatCount > 1 ? i : nil
-                let tag = Self.tag(k, run: index)
+                let tag = Self.tag(target, run: index)
                 state.lock.lock(); state.current = (k, tag, Date()); state.lock.unlock()
                 var run: SuiteReport.Kernel
                 do {
-                    run = try runKernel(k, tag: tag, runIndex: index)
+                    run = try runKernel(target, tag: tag, runIndex: index)
                 } catch let e as VMError {
                     switch e {
                     case .timeout, .guestCrashed:
@@ -97,11 +99,14 @@ public struct SuiteCampaign {
     }
 
     /// File names of a kernel's run: the kernel's tag, with `-runN` when repeated.
-    static func tag(_ k: String, run: Int?) -> String { KernelList.tag(k) + (run.map { "-run\($0)" } ?? "") }
+    static func tag(_ t: GuestTarget, run: Int?) -> String { t.tag + (run.map { "-run\($0)" } ?? "") }
 
-    func runKernel(_ k: String, tag: String, runIndex: Int?) throws -> SuiteReport.Kernel {
+    func runKernel(_ target: GuestTarget, tag: String, runIndex: Int?) throws -> SuiteReport.Kernel {
         let t0 = Date()
-        var guest = EmulatedPFGuest(kernel: k, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
+        let k = target.label
+        var guest = EmulatedPFGuest(kernel: target.kernel, out: out, moduleDir: moduleDir, exe: exe, timeout: timeout, tag: tag)
+        guest.iavf = target.iavf
+        guest.label = target.label
         guest.progress = true
         for f in ["cases-\(tag).json", "watch-\(tag).json", "console-\(tag).txt"] { try? FileManager.default.removeItem(atPath: "\(out)/\(f)") }
         let q = GuestCommand.quote

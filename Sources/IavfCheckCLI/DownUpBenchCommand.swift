@@ -51,6 +51,8 @@ struct DownUpBenchCommand: ParsableCommand {
 
     @OptionGroup var model: ModelOption
 
+    @OptionGroup var iavf: IavfOption
+
     @OptionGroup var pf: PFModuleOption
 
     @Flag(help: "Boot nothing: analyse the traces an earlier run left in --output again.")
@@ -70,10 +72,10 @@ struct DownUpBenchCommand: ParsableCommand {
 
     func run() throws {
         // Bad input fails before anything builds or boots.
-        let kernels = try KernelList.parse(kernel)
+        let targets = try iavf.targets(try KernelList.parse(kernel))
         let watchArguments = try model.guestArguments()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
-        var campaign = DownUpCampaign(kernels: kernels, out: out, moduleDir: reanalyse ? "" : try pf.directory(),
+        var campaign = DownUpCampaign(targets: targets, out: out, moduleDir: reanalyse ? "" : try pf.directory(),
                                       exe: EmulatedPFGuest.executable, vlans: vlans, iterations: iterations, serviceUs: serviceUs)
         campaign.watchArguments = watchArguments
         campaign.note = { FileHandleOutput.stderr("iavf-check: \($0)\n") }

@@ -26,3 +26,25 @@ struct PFModuleOption: ParsableArguments {
         return dir
     }
 }
+
+/// `--iavf` and `--iavf-patches` of the commands that boot guests: which iavf the guests run.
+struct IavfOption: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Run this iavf instead of the kernel's own: an iavf.ko built for the guest kernel (with BTF), or the driver's source directory (e.g. a tree's drivers/net/ethernet/intel/iavf), built here against the guest kernel's headers with BTF on its vmlinux.",
+        valueName: "path"))
+    var iavf: String?
+
+    @Option(help: ArgumentHelp(
+        "Patches applied in order to the iavf sources (--iavf DIR, or else Debian's linux-source of each kernel's version, fetched by name): runs the command once per step, base, +A, +A+B, ... with a result column each.",
+        valueName: "A.patch,B.patch"))
+    var iavfPatches: String?
+
+    var patches: [String] {
+        (iavfPatches ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The result columns: each kernel with the iavf it runs; bad input (exit 2) before anything boots.
+    func targets(_ kernels: [String]) throws -> [GuestTarget] {
+        try GuestTarget.plan(kernels: kernels, iavf: iavf, patches: patches)
+    }
+}

@@ -123,6 +123,8 @@ struct StressRunCommand: ParsableCommand {
 
     @OptionGroup var kernel: KernelOption
 
+    @OptionGroup var iavf: IavfOption
+
     @Option(name: .shortAndLong, help: "Directory for traces, logs and stress.json.")
     var output: String = "stress-out"
 
@@ -146,7 +148,7 @@ struct StressRunCommand: ParsableCommand {
     }
 
     func run() throws {
-        let kernels = try kernel.kernels()
+        let targets = try iavf.targets(try kernel.kernels())
         let range = try seeds.map(SeedRange.parse)
         let share = try shard.map(Shard.parse) ?? (range == nil ? nil : .whole)
         let seedList = range.map { share!.seeds(of: $0) }
@@ -158,7 +160,7 @@ struct StressRunCommand: ParsableCommand {
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         if let seed { FileHandleOutput.stderr("iavf-check stress: seed \(seed), \(opts.ops) ops\n") }
         if let seedList { FileHandleOutput.stderr("iavf-check stress: seeds \(range!) shard \(share!): \(seedList.count) seeds, \(opts.ops) ops each\n") }
-        var host = StressHost(kernels: kernels, out: out, moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable,
+        var host = StressHost(targets: targets, out: out, moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable,
                               timeout: timeout, guestArguments: opts.guestArguments)
         host.seeds = seedList
         host.log = { FileHandleOutput.stderr($0 + "\n") }

@@ -38,6 +38,8 @@ struct SuiteRunCommand: ParsableCommand {
 
     @OptionGroup var kernel: KernelOption
 
+    @OptionGroup var iavf: IavfOption
+
     @Option(name: .shortAndLong, help: "Directory for traces, logs, suite.json and suite.ktap.")
     var output: String = "suite-out"
 
@@ -66,9 +68,9 @@ struct SuiteRunCommand: ParsableCommand {
 
     func run() throws {
         // Bad input fails before anything builds or boots.
-        let kernels = try kernel.kernels()
+        let targets = try iavf.targets(try kernel.kernels())
         let watchArguments = try model.guestArguments()
-        var campaign = SuiteCampaign(kernels: kernels, out: URL(fileURLWithPath: output).standardizedFileURL.path,
+        var campaign = SuiteCampaign(targets: targets, out: URL(fileURLWithPath: output).standardizedFileURL.path,
                                      moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable, timeout: timeout)
         campaign.only = only
         campaign.repeatCount = repeatCount

@@ -66,6 +66,8 @@ public struct ModuleFacts: Sendable, Equatable {
     public var btfBytes: Int
     /// A `.BTF_ids` section (BTF_ID lists resolve_btfids must patch).
     public var hasBTFIds: Bool
+    /// The modules it needs loaded first (`depends=`).
+    public var depends: [String] = []
 
     /// Nil when the file is not an ELF kernel module (no `.modinfo`).
     public static func read(path: String) -> ModuleFacts? {
@@ -75,7 +77,8 @@ public struct ModuleFacts: Sendable, Equatable {
             info.first { $0.hasPrefix(key + "=") }.map { String($0.dropFirst(key.count + 1)) }
         }
         return ModuleFacts(vermagic: field("vermagic"), name: field("name"),
-                           btfBytes: elf.named(".BTF")?.size ?? 0, hasBTFIds: elf.named(".BTF_ids") != nil)
+                           btfBytes: elf.named(".BTF")?.size ?? 0, hasBTFIds: elf.named(".BTF_ids") != nil,
+                           depends: (field("depends") ?? "").split(separator: ",").map(String.init))
     }
 }
 

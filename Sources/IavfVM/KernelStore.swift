@@ -16,6 +16,12 @@ public struct PreparedKernel: Sendable, Equatable {
     /// Headers to build modules against when not Debian's linux-headers-RELEASE (a built
     /// source tree is its own).
     public var headers: String? = nil
+
+    /// The Debian package version of a packaged kernel ("6.1.192-2"); nil for a tree.
+    public var debianVersion: String? {
+        let w = label.split(separator: " ")
+        return w.count == 2 && w[1].first?.isNumber == true ? String(w[1]) : nil
+    }
 }
 
 /// One entry of `iavf-check vm kernels`.

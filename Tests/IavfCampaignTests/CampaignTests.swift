@@ -116,7 +116,7 @@ import Testing
 
     @Test("stress host: the guest's command line quotes every argument")
     func stressJob() {
-        let h = StressHost(kernels: ["patched"], out: "/o", moduleDir: "/m", exe: "/x", timeout: 1,
+        let h = StressHost(targets: [GuestTarget(kernel: "patched")], out: "/o", moduleDir: "/m", exe: "/x", timeout: 1,
                            guestArguments: ["--replay", "add 102; pf-reset; del 102"])
         let job = h.job(kernel: "patched", dir: "/o/patched", tag: "patched")
         #expect(job.contains("--replay 'add 102; pf-reset; del 102'"))
@@ -170,7 +170,7 @@ import Testing
 @Suite struct DownUpCampaignTests {
     @Test("the down/up job runs the loop twice, the second under watch with the model argument quoted")
     func job() {
-        var c = DownUpCampaign(kernels: ["patched"], out: "/o", moduleDir: "/m", exe: "/x", vlans: "0,8", iterations: 3, serviceUs: 50)
+        var c = DownUpCampaign(targets: [GuestTarget(kernel: "patched")], out: "/o", moduleDir: "/m", exe: "/x", vlans: "0,8", iterations: 3, serviceUs: 50)
         c.watchArguments = ["--model", "/path with space/m.model"]
         let j = c.job(tag: "patched")
         #expect(j.components(separatedBy: "bench downup-guest").count == 3)
@@ -260,5 +260,39 @@ import Testing
         #expect(b.cases == 180 && b.setup == 20 && b.pfAndDrivers == 3.5 && b.rest == 8.5)
         #expect(b.slowest.map(\.name) == ["a", "b"])
         #expect(b.text.contains("cases 180.0 s") && b.text.contains("slowest: a 150.0 s"))
+    }
+}
+
+@Suite struct GuestTargetTests {
+    func scratch() throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("targets-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
+    @Test("--iavf-patches A,B makes the steps base, +A, +A+B per kernel, in order, each its own files")
+    func steps() throws {
+        let d = try scratch()
+        for p in ["0001-fix.patch", "0002-more.patch"] { FileManager.default.createFile(atPath: "\(d)/\(p)", contents: Data("x".utf8)) }
+        let t = try GuestTarget.plan(kernels: ["unpatched", "patched"], iavf: nil, patches: ["\(d)/0001-fix.patch", "\(d)/0002-more.patch"])
+        #expect(t.map(\.label) == ["unpatched base", "unpatched +0001-fix", "unpatched +0001-fix+0002-more",
+                                   "patched base", "patched +0001-fix", "patched +0001-fix+0002-more"])
+        #expect(Set(t.map(\.tag)).count == 6)
+        #expect(t[2].iavf == .source(directory: nil, patches: ["\(d)/0001-fix.patch", "\(d)/0002-more.patch"]))
+        #expect(try GuestTarget.plan(kernels: ["patched"], iavf: nil, patches: []) == [GuestTarget(kernel: "patched")])
+    }
+
+    @Test("--iavf: a module file or a source directory; bad paths, a dir without Makefile, patches on a .ko are bad input")
+    func iavf() throws {
+        let d = try scratch()
+        FileManager.default.createFile(atPath: "\(d)/iavf.ko", contents: Data("x".utf8))
+        #expect(try GuestTarget.plan(kernels: ["patched"], iavf: "\(d)/iavf.ko", patches: [])[0].iavf == .module("\(d)/iavf.ko"))
+        #expect(throws: BadInput.self) { try GuestTarget.plan(kernels: ["patched"], iavf: "\(d)/nope", patches: []) }
+        #expect(throws: (any Error).self) { try GuestTarget.plan(kernels: ["patched"], iavf: d, patches: []) }   // no Makefile
+        FileManager.default.createFile(atPath: "\(d)/Makefile", contents: Data())
+        FileManager.default.createFile(atPath: "\(d)/iavf_main.c", contents: Data())
+        #expect(try GuestTarget.plan(kernels: ["patched"], iavf: d, patches: [])[0].iavf == .source(directory: d, patches: []))
+        #expect(throws: BadInput.self) { try GuestTarget.plan(kernels: ["patched"], iavf: "\(d)/iavf.ko", patches: ["\(d)/Makefile"]) }
+        #expect(throws: (any Error).self) { try GuestTarget.plan(kernels: ["patched"], iavf: nil, patches: ["\(d)/missing.patch"]) }
     }
 }
