@@ -68,7 +68,7 @@ let package = Package(
                                                      "IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem"],
                 path: "Sources/IavfCampaign"),
         // Down/up latency from probe traces: cycles, HdrHistogram percentiles, the SVG plot.
-        .target(name: "IavfBench", dependencies: ["IavfTrace", "IavfModel",
+        .target(name: "IavfBench", dependencies: ["IavfTrace", "IavfModel", "IavfSystem",
                                                   .product(name: "Histogram", package: "hdrhistogram-swift")],
                 path: "Sources/IavfBench"),
         // The reference model driven like the real driver, writing the trace a perfect

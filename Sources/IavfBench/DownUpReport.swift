@@ -1,9 +1,10 @@
 import Foundation
+import IavfSystem
 
 /// `downup.json`: per kernel and VLAN count, the latency percentiles and messages per cycle,
 /// the probes' overhead on wall time and the probe programs' run-time stats. A figure that
 /// could not be measured is left out (never a made-up number).
-public struct DownUpReport: Codable, Sendable, Equatable {
+public struct DownUpReport: JSONDocument, Sendable, Equatable {
     public struct ProgramStat: Codable, Sendable, Equatable {
         public var program: String
         public var runs: UInt64
@@ -81,13 +82,6 @@ public struct DownUpReport: Codable, Sendable, Equatable {
     /// NaN (not measured) becomes nil; the rest is rounded to microseconds.
     static func figure(_ x: Double) -> Double? { x.isNaN ? nil : (x * 1000).rounded() / 1000 }
 
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self) + Data("\n".utf8)
-    }
-
-    public static func decode(_ data: Data) throws -> DownUpReport { try JSONDecoder().decode(DownUpReport.self, from: data) }
 
     private static func f(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "-" }
     private static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }

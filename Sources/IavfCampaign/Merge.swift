@@ -7,7 +7,7 @@ import IavfSystem
 /// kernel's or shard's suite.json, stress-summary.json or stress.json) as one result: the
 /// suite's runs side by side with failure rates, every stress run ordered by kernel and seed,
 /// with the findings and their replay commands.
-public struct MergedResults: Sendable, Codable, Equatable {
+public struct MergedResults: Sendable, JSONDocument, Equatable {
     public var sources: [String]
     /// The suites' kernel runs, in the order the files were given.
     public var suite: SuiteReport?
@@ -100,11 +100,6 @@ public struct MergedResults: Sendable, Codable, Equatable {
         (suite.map { !$0.allPassed } ?? false) || stress.contains { $0.report.verdict == .fail }
     }
 
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self)
-    }
 
     /// The merged stress runs per kernel: how many seeds, which failed with what, and how to
     /// replay each minimal sequence.

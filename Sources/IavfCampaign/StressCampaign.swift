@@ -1,10 +1,11 @@
 import Foundation
+import IavfSystem
 import IavfChecker
 import IavfModel
 import IavfScenarios
 
 /// What a stress run reports for one kernel (stress.json; read back by the host and `report`).
-public struct StressReport: Codable, Sendable, Equatable {
+public struct StressReport: JSONDocument, Sendable, Equatable {
     public struct Entry: Codable, Sendable, Equatable {
         public var rule: String
         public var cause: String?
@@ -67,13 +68,7 @@ public struct StressReport: Codable, Sendable, Equatable {
         self.seconds = seconds
     }
 
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self)
-    }
 
-    public static func decode(_ data: Data) throws -> StressReport { try JSONDecoder().decode(StressReport.self, from: data) }
 
     /// The text `stress` prints for a kernel.
     public func text(kernelName k: String, release: String) -> String {

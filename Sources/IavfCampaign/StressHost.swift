@@ -94,7 +94,7 @@ public struct StressHost {
 
 /// `stress-summary.json` at the top of --output: every kernel's and seed's report of one
 /// `stress` run, with the seed range and shard it covered; what `merge` combines.
-public struct StressSummary: Sendable, Codable, Equatable {
+public struct StressSummary: Sendable, JSONDocument, Equatable {
     public var seeds: SeedRange?
     public var shard: Shard?
     public var results: [StressHost.KernelResult]
@@ -105,9 +105,4 @@ public struct StressSummary: Sendable, Codable, Equatable {
         self.results = results
     }
 
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self)
-    }
 }

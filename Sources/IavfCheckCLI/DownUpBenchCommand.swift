@@ -88,7 +88,7 @@ struct DownUpBenchCommand: ParsableCommand {
             }
         }
         let report = try campaign.run(reanalyse: reanalyse)
-        FileHandleOutput.stdout(format == .json ? String(decoding: try report.encoded(), as: UTF8.self) : report.text(plot: out + "/downup.svg"))
+        FileHandleOutput.stdout(format == .json ? String(decoding: try report.encoded(), as: UTF8.self) + "\n" : report.text(plot: out + "/downup.svg"))
     }
 }
 

@@ -1,6 +1,7 @@
 import Foundation
 import IavfKTAP
 import IavfModel
+import IavfSystem
 
 /// A case's own result, from the guest's case runner.
 public enum CaseVerdict: String, Sendable, Codable {
@@ -81,7 +82,7 @@ public struct TimeBreakdown: Sendable, Codable, Equatable {
 
 /// `suite.json`: one entry per kernel (in the order given), written as the run goes and at
 /// its end; read back by `report` and `merge`.
-public struct SuiteReport: Sendable, Codable, Equatable {
+public struct SuiteReport: Sendable, JSONDocument, Equatable {
     public struct Kernel: Sendable, Codable, Equatable {
         public var kernel: String
         public var release: String
@@ -201,13 +202,7 @@ public struct SuiteReport: Sendable, Codable, Equatable {
     /// Every run's coverage merged, per generation (what the real drivers were seen doing).
     public var coverage: ModelCoverage { ModelCoverage.merging(kernels.compactMap(\.coverage)) }
 
-    public func encoded() throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        return try enc.encode(self)
-    }
 
-    public static func decode(_ data: Data) throws -> SuiteReport { try JSONDecoder().decode(SuiteReport.self, from: data) }
 
     /// KTAP: a subtest per kernel, a test point per case (the checker's labels as diagnostics).
     public var ktap: String {

@@ -145,13 +145,13 @@ public struct IavfModuleBuilder: Sendable {
         let headers = try headersOverlay(release: release, vmlinuz: vmlinuz, kernelHash: kernelHash)
 
         let fm = FileManager.default
-        try makeDirectory(releaseDir)
+        try BuildEnvironment.makeDirectory(releaseDir)
         KernelStore.removeAbandoned(in: releaseDir, prefix: ".build-")
         let scratch = (releaseDir as NSString).appendingPathComponent(".build-\(getpid())")
         try? fm.removeItem(atPath: scratch)
         defer { try? fm.removeItem(atPath: scratch) }
         let driver = (scratch as NSString).appendingPathComponent(SourceStore.driverPath)
-        try makeDirectory(driver)
+        try BuildEnvironment.makeDirectory(driver)
         do {
             for f in files {
                 try fm.copyItem(atPath: (sourceDir as NSString).appendingPathComponent(f),
@@ -166,7 +166,7 @@ public struct IavfModuleBuilder: Sendable {
             throw IavfModuleError.environment("pahole not found (it generates the module's BTF): " +
                                               "apt-get install -y --no-install-recommends dwarves (scripts/install-deps.sh installs it)")
         }
-        let make = try tool("make", "make")
+        let make = try BuildEnvironment.tool("make", "make")
         progress.stage("building", message: "building iavf.ko for \(release) (make M=..., with BTF against the guest's vmlinux)")
         let out = try Subprocess.run(make, ["-C", headers, "M=\(driver)", "modules"])
         let log = out.combined
@@ -191,7 +191,7 @@ public struct IavfModuleBuilder: Sendable {
         }
         do {
             try? fm.removeItem(atPath: dir)
-            try makeDirectory(dir)
+            try BuildEnvironment.makeDirectory(dir)
             try Data(log.utf8).write(to: URL(fileURLWithPath: (dir as NSString).appendingPathComponent("build.log")))
             try fm.moveItem(atPath: builtKo, toPath: ko)
         } catch {
@@ -206,7 +206,7 @@ public struct IavfModuleBuilder: Sendable {
     /// The first that does not apply stops the build, named by its step and file.
     public func applyPatches(_ patches: [String], inTree tree: String) throws {
         guard !patches.isEmpty else { return }
-        let git = try tool("git", "git")
+        let git = try BuildEnvironment.tool("git", "git")
         // Its own repository, so git apply takes paths from this root and not from an enclosing checkout.
         let initOut = try Subprocess.run(git, ["init", "-q", tree])
         guard initOut.status == 0 else {
@@ -239,27 +239,27 @@ public struct IavfModuleBuilder: Sendable {
         let overlay = (releaseDir as NSString).appendingPathComponent("headers-\(kernelHash)")
         let stamp = (overlay as NSString).appendingPathComponent(KernelStore.readyStamp)
         if fm.fileExists(atPath: stamp) { return overlay }
-        try makeDirectory(releaseDir)
+        try BuildEnvironment.makeDirectory(releaseDir)
         KernelStore.removeAbandoned(in: releaseDir, prefix: ".headers-")
         let temp = (releaseDir as NSString).appendingPathComponent(".headers-\(getpid())")
         try? fm.removeItem(atPath: temp)
         defer { try? fm.removeItem(atPath: temp) }
         func resolved(_ p: String) -> String { URL(fileURLWithPath: p).resolvingSymlinksInPath().path }
         do {
-            try makeDirectory(temp)
+            try BuildEnvironment.makeDirectory(temp)
             for name in try fm.contentsOfDirectory(atPath: real) where name != "tools" && name != "vmlinux" {
                 try fm.createSymbolicLink(atPath: (temp as NSString).appendingPathComponent(name),
                                           withDestinationPath: resolved((real as NSString).appendingPathComponent(name)))
             }
             let realTools = (real as NSString).appendingPathComponent("tools")
             let tools = (temp as NSString).appendingPathComponent("tools")
-            try makeDirectory(tools)
+            try BuildEnvironment.makeDirectory(tools)
             for name in (try? fm.contentsOfDirectory(atPath: realTools)) ?? [] where name != "bpf" {
                 try fm.createSymbolicLink(atPath: (tools as NSString).appendingPathComponent(name),
                                           withDestinationPath: resolved((realTools as NSString).appendingPathComponent(name)))
             }
             let rbDir = (tools as NSString).appendingPathComponent("bpf/resolve_btfids")
-            try makeDirectory(rbDir)
+            try BuildEnvironment.makeDirectory(rbDir)
             let rb = (rbDir as NSString).appendingPathComponent("resolve_btfids")
             let shipped = (realTools as NSString).appendingPathComponent("bpf/resolve_btfids/resolve_btfids")
             if fm.isExecutableFile(atPath: shipped) {
@@ -341,19 +341,4 @@ public struct IavfModuleBuilder: Sendable {
         text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    func tool(_ name: String, _ package: String) throws -> String {
-        guard let path = HostTools.find(name) else {
-            throw IavfModuleError.environment("\(name) not found: apt-get install -y --no-install-recommends \(package)")
-        }
-        return path
-    }
-
-    func makeDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw IavfModuleError.environment("cannot create \(path): \(error.localizedDescription) " +
-                                              "(set XDG_CACHE_HOME to a writable directory)")
-        }
-    }
 }

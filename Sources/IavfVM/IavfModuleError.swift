@@ -61,3 +61,22 @@ public enum IavfModuleError: Error, Equatable, CustomStringConvertible {
 extension IavfModuleError: ToolError {
     public var exitStatus: Int32 { exitCode }
 }
+
+/// What the source fetch and the module build need from the machine, as IavfModuleErrors.
+enum BuildEnvironment {
+    static func tool(_ name: String, _ package: String) throws -> String {
+        guard let path = HostTools.find(name) else {
+            throw IavfModuleError.environment("\(name) not found: apt-get install -y --no-install-recommends \(package)")
+        }
+        return path
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            throw IavfModuleError.environment("cannot create \(path): \(error.localizedDescription) " +
+                                              "(set XDG_CACHE_HOME to a writable directory)")
+        }
+    }
+}

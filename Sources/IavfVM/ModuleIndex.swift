@@ -83,33 +83,10 @@ public enum ModuleIndex {
         return (dep, alias)
     }
 
-    /// The NUL-separated strings of the `.modinfo` section of a 64-bit little-endian ELF file.
+    /// The NUL-separated strings of the `.modinfo` section of a 64-bit little-endian ELF file
+    /// (an ELF without one has none: nil only for what is not such an ELF file).
     static func modinfo(ofELF data: Data) -> [String]? {
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [String]? in
-            guard raw.count >= 64, raw[0] == 0x7f, raw[1] == 0x45, raw[2] == 0x4c, raw[3] == 0x46,
-                  raw[4] == 2, raw[5] == 1 else { return nil }
-            func u16(_ o: Int) -> Int { Int(raw.loadUnaligned(fromByteOffset: o, as: UInt16.self).littleEndian) }
-            func u32(_ o: Int) -> Int { Int(raw.loadUnaligned(fromByteOffset: o, as: UInt32.self).littleEndian) }
-            func u64(_ o: Int) -> Int { Int(truncatingIfNeeded: raw.loadUnaligned(fromByteOffset: o, as: UInt64.self).littleEndian) }
-            let shoff = u64(0x28), shentsize = u16(0x3a), shnum = u16(0x3c), shstrndx = u16(0x3e)
-            guard shentsize >= 64, shstrndx < shnum, shoff > 0, shoff + shnum * shentsize <= raw.count else { return nil }
-            func section(_ i: Int) -> (name: Int, offset: Int, size: Int) {
-                let h = shoff + i * shentsize
-                return (u32(h), u64(h + 0x18), u64(h + 0x20))
-            }
-            let strtab = section(shstrndx)
-            guard strtab.offset + strtab.size <= raw.count else { return nil }
-            let target = Array(".modinfo\0".utf8)
-            for i in 0..<shnum {
-                let s = section(i)
-                let nameAt = strtab.offset + s.name
-                guard nameAt + target.count <= strtab.offset + strtab.size,
-                      memcmp(raw.baseAddress! + nameAt, target, target.count) == 0 else { continue }
-                guard s.offset + s.size <= raw.count else { return nil }
-                let bytes = UnsafeRawBufferPointer(rebasing: raw[s.offset..<s.offset + s.size])
-                return bytes.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            }
-            return []
-        }
+        guard let elf = ELFSections(data) else { return nil }
+        return elf.strings(of: ".modinfo", in: data) ?? []
     }
 }

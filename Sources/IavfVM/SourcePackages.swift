@@ -110,10 +110,10 @@ public struct SourceStore: Sendable {
                 bookworm-security while Debian carries it), or put \(source.fileName) and its .sha256 in \(debsDirectory)
                 """)
             }
-            try makeDirectory(debsDirectory)
+            try BuildEnvironment.makeDirectory(debsDirectory)
             KernelStore.removeAbandoned(in: debsDirectory, prefix: ".download-")
             let partial = (debsDirectory as NSString).appendingPathComponent(".download-\(getpid())")
-            try makeDirectory(partial)
+            try BuildEnvironment.makeDirectory(partial)
             defer { try? FileManager.default.removeItem(atPath: partial) }
             let size = registry?.size.map { String(format: " (%.0f MB)", Double($0) / 1e6) } ?? ""
             progress.stage("downloading", message: "apt-get download \(source.package)=\(source.version)\(size)")
@@ -136,10 +136,10 @@ public struct SourceStore: Sendable {
     /// `dpkg-deb -x` into a scratch directory, then only the iavf directory out of the tarball.
     func extract(deb: String, sha256: String, source: KernelSourcePackage, into tree: String) throws -> IavfSources {
         let fm = FileManager.default
-        let dpkgDeb = try tool("dpkg-deb", "dpkg")
-        let tar = try tool("tar", "tar")
-        _ = try tool("xz", "xz-utils")
-        try makeDirectory(sourcesDirectory)
+        let dpkgDeb = try BuildEnvironment.tool("dpkg-deb", "dpkg")
+        let tar = try BuildEnvironment.tool("tar", "tar")
+        _ = try BuildEnvironment.tool("xz", "xz-utils")
+        try BuildEnvironment.makeDirectory(sourcesDirectory)
         let prefix = ".tmp-\((tree as NSString).lastPathComponent)-"
         KernelStore.removeAbandoned(in: sourcesDirectory, prefix: prefix)
         let temp = (sourcesDirectory as NSString).appendingPathComponent(prefix + "\(getpid())")
@@ -147,7 +147,7 @@ public struct SourceStore: Sendable {
         defer { try? fm.removeItem(atPath: temp) }
         let unpacked = (temp as NSString).appendingPathComponent("deb")
         let out = (temp as NSString).appendingPathComponent("tree")
-        try makeDirectory(out)
+        try BuildEnvironment.makeDirectory(out)
         progress.stage("extracting", message: "extracting \(source.label) (dpkg-deb -x)")
         let x = try Subprocess.run(dpkgDeb, ["-x", deb, unpacked])
         guard x.status == 0 else {
@@ -188,19 +188,4 @@ public struct SourceStore: Sendable {
         return ready
     }
 
-    func tool(_ name: String, _ package: String) throws -> String {
-        guard let path = HostTools.find(name) else {
-            throw IavfModuleError.environment("\(name) not found: apt-get install -y --no-install-recommends \(package)")
-        }
-        return path
-    }
-
-    func makeDirectory(_ path: String) throws {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw IavfModuleError.environment("cannot create \(path): \(error.localizedDescription) " +
-                                              "(set XDG_CACHE_HOME to a writable directory)")
-        }
-    }
 }

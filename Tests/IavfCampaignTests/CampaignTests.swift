@@ -11,11 +11,7 @@ import Testing
 /// The engines of the commands that boot guests, without a guest: what they do with what a
 /// guest leaves in the shared directory, and the campaign logic over a scripted attempt.
 @Suite struct CampaignTests {
-    func scratch() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("campaign-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func scratch() throws -> String { try scratchDirectory("campaign") }
 
     @Test("--kernel: both expands in order, lists keep their order, duplicates and unknown names are bad input")
     func kernelList() throws {
@@ -264,11 +260,7 @@ import Testing
 }
 
 @Suite struct GuestTargetTests {
-    func scratch() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("targets-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func scratch() throws -> String { try scratchDirectory("targets") }
 
     @Test("--iavf-patches A,B makes the steps base, +A, +A+B per kernel, in order, each its own files")
     func steps() throws {

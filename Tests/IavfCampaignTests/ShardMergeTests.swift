@@ -29,11 +29,7 @@ import Testing
             shrinkRuns: 0, confirmed: fail ? 2 : nil, confirmRuns: fail ? 3 : nil, trace: "/t", minimalTrace: nil, seconds: 1))
     }
 
-    func scratch() throws -> String {
-        let d = FileManager.default.temporaryDirectory.appendingPathComponent("merge-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }
+    func scratch() throws -> String { try scratchDirectory("merge") }
 
     @Test("6 seeds in 3 shards, merged, equal the unsharded run's outcomes; an overlapping shard is named, not counted twice")
     func mergeEqualsUnsharded() throws {
