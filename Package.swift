@@ -94,7 +94,7 @@ let package = Package(
 
         // The checker and reader too: the mutation test runs the sample traces against mutated tables.
         .testTarget(name: "IavfModelTests", dependencies: ["IavfModel", "IavfChecker", "IavfTrace"], path: "Tests/IavfModelTests"),
-        .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace", "IavfFuzzing"], path: "Tests/IavfTraceTests"),
+        .testTarget(name: "IavfTraceTests", dependencies: ["IavfTrace", "IavfSystem", "IavfFuzzing"], path: "Tests/IavfTraceTests"),
         .testTarget(name: "IavfCheckerTests", dependencies: ["IavfChecker", "IavfTrace", "IavfModel", "IavfSim"],
                     path: "Tests/IavfCheckerTests"),
         .testTarget(name: "CLITests", dependencies: ["iavf-check"], path: "Tests/CLITests"),

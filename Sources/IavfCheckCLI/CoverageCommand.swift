@@ -45,7 +45,7 @@ struct CoverageCommand: ParsableCommand {
     func run() throws {
         let table = try model.load()
         var paths: [String] = []
-        for p in traces { paths += try Self.expand(p) }
+        for p in traces { paths += try TraceFiles.expand(p) }
         var doc = CoverageDocument()
         for path in paths {
             do {
@@ -57,19 +57,4 @@ struct CoverageCommand: ParsableCommand {
         FileHandleOutput.stdout(format == .json ? doc.encoded() : doc.text())
     }
 
-    /// A directory's traces, sorted; a `suite run` directory's emulated-PF logs (pf-K.jsonl
-    /// beside trace-K.jsonl) are not driver traces, other pf-*.jsonl files are.
-    static func expand(_ path: String) throws -> [String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return [path] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let all = Set(names)
-        let found = names.filter { n in
-            (n.hasSuffix(".jsonl") || n.hasSuffix(".jsonl.gz")) && !(n.hasPrefix("pf-") && all.contains("trace-" + n.dropFirst(3)))
-        }.sorted()
-        guard !found.isEmpty else {
-            throw BadInput("bad input: \(path): no *.jsonl traces in this directory")
-        }
-        return found.map { (path.hasSuffix("/") ? path : path + "/") + $0 }
-    }
 }

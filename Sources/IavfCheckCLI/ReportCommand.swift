@@ -47,7 +47,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         var paths: [String] = []
-        for p in traces { paths += try Self.expand(p) }
+        for p in traces { paths += try TraceFiles.expand(p) }
         let analyzed = try paths.map { try Self.load($0, pfLog: Self.pfLog(for: $0)) }
         var options = HTMLReport.Options()
         options.maxTimelines = maxTimelines
@@ -56,18 +56,6 @@ struct ReportCommand: ParsableCommand {
         if output != "-" {
             FileHandleOutput.stderr("iavf-check: wrote \(output) (\(analyzed.count) trace\(analyzed.count == 1 ? "" : "s"))\n")
         }
-    }
-
-    /// A directory's traces, sorted; the PF's own logs are not driver traces.
-    static func expand(_ path: String) throws -> [String] {
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { return [path] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let found = names.filter { ($0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.gz")) && !$0.hasPrefix("pf-") }.sorted()
-        guard !found.isEmpty else {
-            throw BadInput("bad input: \(path): no *.jsonl traces in this directory")
-        }
-        return found.map { (path.hasSuffix("/") ? path : path + "/") + $0 }
     }
 
     /// `suite run` writes the emulated PF's log pf-K.jsonl beside trace-K.jsonl.
