@@ -19,7 +19,14 @@ struct ScenarioSuiteVMTests {
         try #require(PFVMTestEnvironment.ready,
                      "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
         let out = try TempDir("iavf-suite")
-        defer { out.cleanup() }
+        defer {
+            // A by-hand run can keep the outputs for their figures (README tables).
+            if let keep = ProcessInfo.processInfo.environment["IAVF_CHECK_KEEP_RESULTS"], !keep.isEmpty {
+                try? FileManager.default.removeItem(atPath: keep)
+                try? FileManager.default.copyItem(atPath: out.path, toPath: keep)
+            }
+            out.cleanup()
+        }
         let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
             .appendingPathComponent("iavf-check").path
         let t0 = Date()
@@ -33,6 +40,10 @@ struct ScenarioSuiteVMTests {
         #expect(kernels.map { $0["kernel"] as? String } == ["unpatched", "patched"])
         func cases(_ k: [String: Any]) -> [[String: Any]] { k["cases"] as? [[String: Any]] ?? [] }
         for k in kernels {
+            // What the real driver exercised of its model, and where the time went.
+            let tables = (k["coverage"] as? [String: Any])?["tables"] as? [[String: Any]] ?? []
+            #expect(tables.contains { ($0["rows_hit"] as? Int ?? 0) > 5 }, "\(k["kernel"] ?? ""): no model coverage in suite.json")
+            #expect(((k["time"] as? [String: Any])?["cases"] as? Double ?? 0) > 0, "\(k["kernel"] ?? ""): no time breakdown")
             #expect(cases(k).count == 36, "35 cases and the dmesg check")
             for c in cases(k) {
                 let rules = c["rules"] as? [String] ?? []
