@@ -46,6 +46,10 @@ public struct StressReport: JSONDocument, Sendable, Equatable {
     public var seconds: Double
     /// The model rows and rule evaluations every attempt of the campaign exercised.
     public var coverage: ModelCoverage?
+    /// A replay run `--tries` times: how many runs, and in how many each `rule(cause)` fired
+    /// (a race reproduces at a rate, not always).
+    public var replayRuns: Int?
+    public var reproduced: [String: Int]?
 
     public init(kernel: String, generation: String, seed: UInt64?, ops: [String], outcomes: [String], verdict: Verdict,
                 settled: Bool, findings: [Entry], target: String?, minimal: [String]?, shrinkRuns: Int, confirmed: Int?,
@@ -87,6 +91,10 @@ public struct StressReport: JSONDocument, Sendable, Equatable {
             s += "  replay: iavf-check stress --kernel \(k) --replay '\(minimal.joined(separator: "; "))'\n"
         }
         s += "  trace: \(trace)\(minimalTrace.map { "; minimal: \($0)" } ?? "")\n"
+        if let n = replayRuns {
+            s += "  replayed \(n) times: " + ((reproduced ?? [:]).isEmpty ? "no violation in any run"
+                : (reproduced ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) in \($0.value)/\(n)" }.joined(separator: ", ")) + "\n"
+        }
         if let coverage { s += coverage.tables.map { "  " + ModelCoverage.headline($0) + " (every attempt)\n" }.joined() }
         return s
     }
@@ -103,6 +111,9 @@ public struct StressCampaign {
         public var confirm = 3
         /// Shrink for this signature prefix (default: `StressLab.preferredTarget`).
         public var target: String?
+        /// A given sequence (`--replay`): run it `tries` times and report each violation's
+        /// rate instead of shrinking it.
+        public var replay = false
         public init() {}
     }
 
@@ -150,18 +161,36 @@ public struct StressCampaign {
         }
         let first = try attempt(ops)
         log("run 1: \(first.violations.count) violation(s)\(first.lost ? ", events lost" : "")")
+        var runs = [first]
+        if settings.replay {
+            for i in 1..<max(1, settings.tries) {
+                runs.append(try attempt(ops))
+                log("run \(i + 1): \(runs.last!.violations.count) violation(s)")
+            }
+        }
+        // The first run with a violation stands for the campaign (a replay's runs are equals).
+        let shown = runs.first { !$0.violations.isEmpty } ?? first
         var report = StressReport(
             kernel: kernel, generation: generation, seed: seed,
-            ops: ops.map(\.description), outcomes: first.outcomes,
-            verdict: first.violations.isEmpty ? (first.lost ? .inconclusive : .pass) : .fail,
-            settled: first.settled,
-            findings: first.violations.map { f in
-                let op = first.opOfFinding[f.seq]
+            ops: ops.map(\.description), outcomes: shown.outcomes,
+            verdict: !shown.violations.isEmpty ? .fail : runs.contains(where: \.lost) ? .inconclusive : .pass,
+            settled: shown.settled,
+            findings: shown.violations.map { f in
+                let op = shown.opOfFinding[f.seq]
                 return .init(rule: f.rule.rawValue, cause: f.cause?.rawValue, dev: f.dev, vid: f.key.map { Int($0.vid) },
                              event: f.event, message: f.message, op: op, opText: op.map { ops[$0 - 1].description })
             },
             target: nil, minimal: nil, shrinkRuns: 0, confirmed: nil, confirmRuns: nil,
-            trace: first.trace, minimalTrace: nil, seconds: 0)
+            trace: shown.trace, minimalTrace: nil, seconds: 0)
+        if settings.replay {
+            report.replayRuns = runs.count
+            var counts: [String: Int] = [:]
+            for r in runs { for sig in Set(r.violations.map(StressLab.signature)) { counts[sig, default: 0] += 1 } }
+            report.reproduced = counts
+            report.seconds = Date().timeIntervalSince(t0)
+            report.coverage = coverage
+            return report
+        }
 
         let chosen = settings.target.map { t in first.violations.first { StressLab.signature($0).hasPrefix(t) } }
             ?? StressLab.preferredTarget(first.violations)

@@ -22,6 +22,10 @@ struct StressCommand: ParsableCommand {
           link-flap             the PF reports link down, then up 50 ms later
           reject-add/-del       the PF rejects VF1's next VLAN ADD/DEL message
           wait MS               let queued work go out (or not)
+        With --replay, the sequence runs --tries times and each violation is reported as a \
+        rate (ghost-filter(S3) in 7/20): a race reproduces at a rate, a fix should bring it \
+        to 0/N.
+
         After the last op it waits for the driver to settle, then asks the checker. A \
         violation is shrunk: ops are dropped while the same rule (and cause) still fires, \
         each candidate tried up to --tries times on a testbed reset to its start state; the \
@@ -56,7 +60,7 @@ struct StressOptions: ParsableArguments {
     @Option(help: "Most candidate sequences the shrinker may try (each is run up to --tries times).")
     var shrinkAttempts: Int = 40
 
-    @Option(help: "Runs of a candidate before it counts as not reproducing (races need luck).")
+    @Option(help: "Runs of a candidate before it counts as not reproducing (races need luck); with --replay, runs of the sequence, each finding reported as a rate.")
     var tries: Int = 2
 
     @Option(help: "Runs of the minimal sequence to say how reliably it reproduces.")
@@ -78,7 +82,7 @@ struct StressOptions: ParsableArguments {
     func validate() throws {
         guard (1...2000).contains(ops) else { throw ValidationError("--ops must be 1...2000") }
         guard shrinkAttempts >= 0 else { throw ValidationError("--shrink-attempts must be >= 0") }
-        guard (1...10).contains(tries) else { throw ValidationError("--tries must be 1...10") }
+        guard (1...(replay == nil ? 10 : 100)).contains(tries) else { throw ValidationError("--tries must be 1...10 (1...100 with --replay)") }
         guard (0...20).contains(confirm) else { throw ValidationError("--confirm must be 0...20") }
         if let replay { do { _ = try StressPlan.parse(replay) } catch { throw ValidationError("--replay: \(error)") } }
         let kinds = Set(StressPlan.weights.map(\.kind))
@@ -107,6 +111,7 @@ struct StressOptions: ParsableArguments {
         c.tries = tries
         c.confirm = confirm
         c.target = target
+        c.replay = replay != nil
         return c
     }
 }

@@ -150,6 +150,25 @@ import Testing
         #expect(try StressReport.decode(try report.encoded()) == report)
     }
 
+    @Test("a replay run --tries times reports each violation as a rate, and fails if any run found one")
+    func replayRate() throws {
+        let ops = try StressPlan.parse("add 102; pf-reset; del 102")
+        var n = 0
+        var settings = StressCampaign.Settings()
+        settings.replay = true
+        settings.tries = 20
+        let r = try StressCampaign(settings: settings, attempt: { c in
+            n += 1
+            let hit = n % 4 == 2   // the race: 5 of 20 runs
+            return .init(violations: hit ? [StressCampaignTests.finding(.ghostFilter, .S3, seq: 9)] : [], lost: false,
+                         settled: true, outcomes: [], trace: "/t/\(n)", opOfFinding: [:])
+        }, log: { _ in }).run(ops, kernel: "patched", generation: "patched", seed: nil)
+        #expect(n == 20 && r.replayRuns == 20)
+        #expect(r.reproduced == ["ghost-filter(S3)": 5])
+        #expect(r.verdict == .fail && r.trace == "/t/2" && r.minimal == nil)
+        #expect(r.text(kernelName: "patched", release: "x").contains("replayed 20 times: ghost-filter(S3) in 5/20"))
+    }
+
     @Test("no violation: pass, nothing shrunk; lost events without a violation: inconclusive")
     func passAndInconclusive() throws {
         let ops = try StressPlan.parse("add 100; del 100")
