@@ -42,6 +42,10 @@ extension JUnit {
                 "\(f.rule)\(f.cause.map { " (\($0))" } ?? "") on \(f.dev)\(f.vid.map { " VLAN \($0)" } ?? "") at \(f.event)"
                     + (f.op.map { " after op \($0) '\(f.opText ?? "?")'" } ?? "") + ": \(f.message)"
             }
+            if let n = r.replayRuns {
+                details.append("replayed \(n) times: " + (r.reproduced ?? [:]).sorted { $0.key < $1.key }
+                    .map { "\($0.key) in \($0.value)/\(n)" }.joined(separator: ", "))
+            }
             if let m = r.minimal {
                 details.append("minimal (\(r.target ?? "?") reproduced \(r.confirmed ?? 0)/\(r.confirmRuns ?? 0)): \(m.joined(separator: "; "))")
                 details.append("replay: iavf-check stress --kernel \(res.kernel) --replay '\(m.joined(separator: "; "))'")
