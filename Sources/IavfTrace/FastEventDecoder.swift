@@ -10,13 +10,12 @@ struct FastCursor {
     var p: UnsafePointer<UInt8>
     let end: UnsafePointer<UInt8>
 
+    /// Matches a literal: eight bytes a compare (`n` is a constant where this is inlined).
     @inline(__always)
     mutating func lit(_ s: StaticString) -> Bool {
         let n = s.utf8CodeUnitCount
         guard end - p >= n else { return false }
-        let b = s.utf8Start
-        var i = 0
-        while i < n { if p[i] != b[i] { return false }; i += 1 }
+        guard bytesEqual(UnsafeRawPointer(p), UnsafeRawPointer(s.utf8Start), n) else { return false }
         p += n
         return true
     }
@@ -79,6 +78,25 @@ struct FastCursor {
     }
 }
 
+/// Whether `n` bytes at `a` and `b` are equal, compared a word at a time.
+@inline(__always)
+func bytesEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Bool {
+    var i = 0
+    while i + 8 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) { return false }
+        i += 8
+    }
+    if i + 4 <= n {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt32.self) != b.loadUnaligned(fromByteOffset: i, as: UInt32.self) { return false }
+        i += 4
+    }
+    while i < n {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}
+
 @inline(__always)
 private func eq(_ s: UnsafeBufferPointer<UInt8>, _ t: StaticString) -> Bool {
     let n = t.utf8CodeUnitCount
@@ -104,13 +122,37 @@ final class StringInterner {
 
     deinit { bytes.deallocate() }
 
-    /// The String of these (ASCII) bytes.
+    /// The string at the cursor (its opening quote consumed) when it is one already kept:
+    /// its bytes and then the closing quote (kept strings hold no quote). Consumes both.
     @inline(__always)
+    func match(_ c: inout FastCursor) -> String? {
+        let avail = c.end - c.p
+        var i = 0
+        while i < lengths.count {
+            let n = lengths[i]
+            if n < avail, c.p[n] == 0x22, bytesEqual(UnsafeRawPointer(c.p), UnsafeRawPointer(bytes + i * Self.maxLength), n) {
+                c.p += n + 1
+                return strings[i]
+            }
+            i += 1
+        }
+        return nil
+    }
+
+    /// A kept string, else the string at the cursor as `asciiString` reads it (kept for next time).
+    @inline(__always)
+    func read(_ c: inout FastCursor) -> String? {
+        if let v = match(&c) { return v }
+        guard let s = c.asciiString() else { return nil }
+        return string(s)
+    }
+
+    /// The String of these (ASCII) bytes.
     func string(_ s: UnsafeBufferPointer<UInt8>) -> String {
         let n = s.count
         var i = 0
         while i < lengths.count {
-            if lengths[i] == n, memcmp(bytes + i * Self.maxLength, s.baseAddress!, n) == 0 { return strings[i] }
+            if lengths[i] == n, bytesEqual(UnsafeRawPointer(bytes + i * Self.maxLength), UnsafeRawPointer(s.baseAddress!), n) { return strings[i] }
             i += 1
         }
         let v = String(decoding: s, as: UTF8.self)
@@ -123,10 +165,56 @@ final class StringInterner {
     }
 }
 
+protocol ListElement: Equatable {
+    /// The element's fields as one number, for `ListCache`'s hash.
+    var code: UInt64 { get }
+}
+
+extension Filter: ListElement {
+    @inline(__always) var code: UInt64 { UInt64(key.vid) | UInt64(key.tpid) << 16 | UInt64(state.ordinal) << 32 }
+}
+
+extension VlanKey: ListElement {
+    @inline(__always) var code: UInt64 { UInt64(vid) | UInt64(tpid) << 16 }
+}
+
+/// Short lists as the arrays made for them before: a trace repeats the same few lists
+/// (a device's filter list changes a state at a time and comes back to where it was), and
+/// an array costs its allocation and release (with a type look-up each) on every event.
+/// Direct-mapped by a hash of the contents, each hit checked element by element.
+final class ListCache<T: ListElement> {
+    private static var slots: Int { 64 }
+    /// Longer lists are made every time.
+    private static var maxCached: Int { 64 }
+    @exclusivity(unchecked) private var arrays: [[T]]
+
+    init() { arrays = Array(repeating: [], count: Self.slots) }
+
+    @inline(__always)
+    func array(_ p: UnsafePointer<T>, _ n: Int) -> [T] {
+        guard n > 0 else { return [] }
+        guard n <= Self.maxCached else { return Array(UnsafeBufferPointer(start: p, count: n)) }
+        var h: UInt64 = 0xcbf29ce484222325
+        for i in 0..<n { h = (h ^ p[i].code) &* 0x100000001b3 }
+        let slot = Int(truncatingIfNeeded: (h ^ (h >> 29)) & UInt64(Self.slots - 1))
+        let hit = arrays[slot].withUnsafeBufferPointer { a in
+            guard a.count == n else { return false }
+            for i in 0..<n where a[i] != p[i] { return false }
+            return true
+        }
+        if hit { return arrays[slot] }
+        let a = Array(UnsafeBufferPointer(start: p, count: n))
+        arrays[slot] = a
+        return a
+    }
+}
+
 /// Room for one event's list while it is decoded, so the event's array is made once at its size.
 final class ListScratch {
     let filters: UnsafeMutablePointer<Filter>
     let keys: UnsafeMutablePointer<VlanKey>
+    let filterLists = ListCache<Filter>()
+    let keyLists = ListCache<VlanKey>()
 
     init() {
         filters = .allocate(capacity: TraceEvent.maxListEntries)
@@ -147,12 +235,26 @@ extension EventDecoder {
         var c = FastCursor(p: start, end: start + line.count)
         guard c.lit(#"{"seq":"#), let seq = c.uint(),
               c.lit(#","t_ns":"#), let tNs = c.uint(),
-              c.lit(#","dev":""#), let devBytes = c.asciiString(),
-              c.lit(#","ev":""#), let kind = c.asciiString()
+              c.lit(#","dev":""#), let dev = interner.read(&c),
+              c.lit(#","ev":""#)
         else { return nil }
         let body: TraceEvent.Body
-        switch kind.count {
-        case 7 where eq(kind, "add_vid"), 8 where eq(kind, "kill_vid"):
+        let kind: FastKind
+        // Most frequent first; each name with its closing quote.
+        if c.lit(#"snapshot""#) { kind = .snapshot }
+        else if c.lit(#"add_vid""#) { kind = .addVid }
+        else if c.lit(#"kill_vid""#) { kind = .killVid }
+        else if c.lit(#"settled""#) { kind = .settled }
+        else if c.lit(#"send""#) { kind = .send }
+        else if c.lit(#"reply""#) { kind = .reply }
+        else if c.lit(#"down""#) { kind = .down }
+        else if c.lit(#"open""#) { kind = .open }
+        else if c.lit(#"close""#) { kind = .close }
+        else if c.lit(#"up_complete""#) { kind = .upComplete }
+        else if c.lit(#"reset""#) { kind = .reset }
+        else { return nil }
+        switch kind {
+        case .addVid, .killVid:
             guard c.lit(#","vid":"#), let vid = c.uint(), vid <= 4095,
                   c.lit(#","tpid":"#), let tpid = c.uint(), tpid <= 0xffff,
                   let p = Self.phase(&c)
@@ -165,8 +267,8 @@ extension EventDecoder {
                 return nil
             }
             let key = VlanKey(vid: UInt16(vid), tpid: UInt16(tpid))
-            body = kind.count == 7 ? .addVid(key: key, phase: p, ret: ret) : .killVid(key: key, phase: p, ret: ret)
-        case 8 where eq(kind, "snapshot"):
+            body = kind == .addVid ? .addVid(key: key, phase: p, ret: ret) : .killVid(key: key, phase: p, ret: ret)
+        case .snapshot:
             guard c.lit(#","filters":["#) else { return nil }
             let out = scratch.filters
             var n = 0
@@ -175,8 +277,7 @@ extension EventDecoder {
                     guard n < TraceEvent.maxListEntries,
                           c.lit(#"{"vid":"#), let vid = c.uint(), vid <= 4095,
                           c.lit(#","tpid":"#), let tpid = c.uint(), tpid <= 0xffff,
-                          c.lit(#","state":""#), let s = c.asciiString(), let state = Self.state(s),
-                          c.byte(UInt8(ascii: "}"))
+                          c.lit(#","state":""#), let state = Self.state(&c)
                     else { return nil }
                     out[n] = Filter(key: VlanKey(vid: UInt16(vid), tpid: UInt16(tpid)), state: state)
                     n += 1
@@ -187,12 +288,12 @@ extension EventDecoder {
             guard c.lit(#","count":"#), let count = c.uint(), count <= Int64(Int32.max) else { return nil }
             var at: String?
             if c.lit(#","at":""#) {
-                guard let a = c.asciiString() else { return nil }
-                at = interner.string(a)
+                guard let a = interner.read(&c) else { return nil }
+                at = a
             }
-            let filters = Array(UnsafeBufferPointer(start: out, count: n))
+            let filters = scratch.filterLists.array(out, n)
             body = .snapshot(filters: filters, count: Int(count), at: at)
-        case 4 where eq(kind, "send"):
+        case .send:
             guard c.lit(#","op":""#), let o = c.asciiString(), let op = Self.op(o),
                   c.lit(#","vids":["#)
             else { return nil }
@@ -216,29 +317,29 @@ extension EventDecoder {
                 guard let r = c.int(), r >= -4095, r <= 4095 else { return nil }
                 ret = Int32(r)
             }
-            body = .send(op: op, vids: Array(UnsafeBufferPointer(start: out, count: n)), ret: ret)
-        case 5 where eq(kind, "reply"):
+            body = .send(op: op, vids: scratch.keyLists.array(out, n), ret: ret)
+        case .reply:
             guard c.lit(#","op":""#), let o = c.asciiString(), let op = Self.op(o),
                   c.lit(#","retval":"#), let r = c.int(), r >= Int64(Int32.min), r <= Int64(Int32.max)
             else { return nil }
             body = .reply(op: op, retval: Int32(r))
-        case 7 where eq(kind, "settled"):
+        case .settled:
             var reason: String?
             if c.lit(#","reason":""#) {
-                guard let r = c.asciiString() else { return nil }
-                reason = interner.string(r)
+                guard let r = interner.read(&c) else { return nil }
+                reason = r
             }
             body = .settled(reason: reason)
-        case 4 where eq(kind, "down"):
+        case .down:
             guard let p = Self.phase(&c) else { return nil }
             body = .down(phase: p)
-        case 11 where eq(kind, "up_complete"):
+        case .upComplete:
             guard let p = Self.phase(&c) else { return nil }
             body = .upComplete(phase: p)
-        case 5 where eq(kind, "reset"):
+        case .reset:
             guard let p = Self.phase(&c) else { return nil }
             body = .reset(phase: p)
-        case 4 where eq(kind, "open"), 5 where eq(kind, "close"):
+        case .open, .close:
             guard let p = Self.phase(&c) else { return nil }
             var ret: Int32?
             if c.lit(#","ret":"#) {
@@ -247,14 +348,12 @@ extension EventDecoder {
             } else if p == .exit {
                 return nil
             }
-            body = kind.count == 4 ? .open(phase: p, ret: ret) : .close(phase: p, ret: ret)
-        default:
-            return nil
+            body = kind == .open ? .open(phase: p, ret: ret) : .close(phase: p, ret: ret)
         }
         // The object ends the line: nothing after it, not even whitespace (the general path
         // takes that).
         guard c.byte(UInt8(ascii: "}")), c.p == c.end else { return nil }
-        return TraceEvent(seq: seq, tNs: tNs, dev: interner.string(devBytes), body)
+        return TraceEvent(seq: seq, tNs: tNs, dev: dev, body)
     }
 
     @inline(__always)
@@ -264,25 +363,22 @@ extension EventDecoder {
         return nil
     }
 
+    /// A filter's state name, its closing quote and the entry's closing brace.
     @inline(__always)
-    private static func state(_ s: UnsafeBufferPointer<UInt8>) -> FilterState? {
-        switch s.count {
-        case 6:
-            if eq(s, "ACTIVE") { return .ACTIVE }
-            if eq(s, "ADDING") { return .ADDING }
-            if eq(s, "IS_NEW") { return .IS_NEW }
-            if eq(s, "REMOVE") { return .REMOVE }
-        case 3: if eq(s, "ADD") { return .ADD }
-        case 8:
-            if eq(s, "REMOVING") { return .REMOVING }
-            if eq(s, "INACTIVE") { return .INACTIVE }
-        case 7:
-            if eq(s, "DISABLE") { return .DISABLE }
-            if eq(s, "INVALID") { return .INVALID }
-        default: break
-        }
+    private static func state(_ c: inout FastCursor) -> FilterState? {
+        if c.lit(#"ACTIVE"}"#) { return .ACTIVE }
+        if c.lit(#"ADD"}"#) { return .ADD }
+        if c.lit(#"REMOVE"}"#) { return .REMOVE }
+        if c.lit(#"ADDING"}"#) { return .ADDING }
+        if c.lit(#"REMOVING"}"#) { return .REMOVING }
+        if c.lit(#"IS_NEW"}"#) { return .IS_NEW }
+        if c.lit(#"DISABLE"}"#) { return .DISABLE }
+        if c.lit(#"INACTIVE"}"#) { return .INACTIVE }
+        if c.lit(#"INVALID"}"#) { return .INVALID }
         return nil
     }
+
+    private enum FastKind { case addVid, killVid, snapshot, send, reply, settled, down, upComplete, open, close, reset }
 
     /// The VLAN opcodes; the rest go the general way (`VirtchnlOp.named`).
     @inline(__always)

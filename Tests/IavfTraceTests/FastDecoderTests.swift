@@ -93,6 +93,26 @@ import Testing
         #expect(accepted > 0)
     }
 
+    /// Numbers of every length around the eight-digit words and the 18-digit limit, with
+    /// what may follow them: fast and general agree (and the general path decides past 18).
+    @Test func numbersOfEveryLength() throws {
+        var d = EventDecoder()
+        for n in 1...20 {
+            let digits = String(repeating: "9", count: n)
+            for tail in ["", "0", ".5", "e3", " "] {
+                for line in [#"{"seq":\#(digits)\#(tail),"t_ns":1,"dev":"d","ev":"down","phase":"exit"}"#,
+                             #"{"seq":1,"t_ns":2,"dev":"d","ev":"reply","op":"ADD_VLAN","retval":-\#(digits)\#(tail)}"#,
+                             #"{"seq":1,"t_ns":2,"dev":"d","ev":"add_vid","vid":1,"tpid":33024,"phase":"exit","ret":\#(digits)\#(tail)}"#] {
+                    let bytes = Array(line.utf8)
+                    let f = bytes.withUnsafeBytes { d.fastEvent($0) }
+                    let g = try? bytes.withUnsafeBytes { try d.generalEvent($0) }
+                    if let f { #expect(f == g, "\(line)") }
+                    if n <= 18 && tail.isEmpty && g != nil { #expect(f != nil, "\(line)") }
+                }
+            }
+        }
+    }
+
     private func decodeBoth(_ d: inout EventDecoder, _ line: String) throws -> (TraceEvent?, TraceEvent) {
         var bytes = Array(line.utf8)
         let f = bytes.withUnsafeBytes { d.fastEvent($0) }
