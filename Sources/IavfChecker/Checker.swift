@@ -170,7 +170,7 @@ public final class Checker {
         case .reset(.enter): if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
         default: break
         }
-        if d.model != nil {
+        if d.hasModel {
             Self.modelStep(e, &d.model!)
             _ = d.model!.takeFreed()
         }
@@ -181,7 +181,7 @@ public final class Checker {
         d.suspended = false
         d.awaitingBaseline = false
         d.observed = filters
-        if d.model != nil {
+        if d.hasModel {
             d.model!.adopt(filters)
             _ = d.model!.takeFreed()
         }
@@ -226,7 +226,7 @@ public final class Checker {
 
     /// The model step, unless an ndo exit was already applied when another CPU showed it.
     private func stepModel(_ e: TraceEvent, _ d: inout DeviceState, appliedEarly: Bool = false) {
-        guard d.model != nil, !appliedEarly else { return }
+        guard d.hasModel, !appliedEarly else { return }
         Self.modelStep(e, &d.model!)
     }
 
@@ -338,7 +338,7 @@ public final class Checker {
 
         case .snapshot(let filters, let count, let at):
             checkCount(e, filters, count, &d)
-            if d.model == nil {
+            if !d.hasModel {
                 // Without a model the list is the last snapshot: what left it since is freed.
                 if !d.pendingDel.isEmpty, let old = d.observed {
                     let now = VlanKeySet(filters.map(\.key))
@@ -411,7 +411,7 @@ public final class Checker {
     /// list edit (under the list lock, each atomic) ran in either order. Keep the order
     /// with the edit first; the recorded order (edit at the exit) stays the model.
     private func keepOtherOrder(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.model != nil, !d.ndoInFlight.isEmpty else { return }
+        guard d.hasModel, !d.ndoInFlight.isEmpty else { return }
         let early = d.ndoInFlight.filter { !$0.value.applied }
         guard !early.isEmpty, var m = d.model else { return }
         for (k, call) in early {
@@ -451,7 +451,7 @@ public final class Checker {
     /// An ndo exit about to be applied: keep the model from before it (once per run of
     /// ndo calls; the copy is shared until the model changes).
     private func noteNdo(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.model != nil, d.ndoSince.count < 64 else { return }
+        guard d.hasModel, d.ndoSince.count < 64 else { return }
         if d.beforeNdo == nil { d.beforeNdo = d.model }
         d.ndoSince.append(e)
     }
@@ -611,10 +611,22 @@ public final class Checker {
         // key listed twice must not stand in for a missing one). The scratch set is
         // emptied again key by key: no set is made per snapshot.
         if d.lostReported.isEmpty {
-            for f in filters where d.intent.contains(f.key) { scratchKeys.insert(f.key) }
-            let all = scratchKeys.count == d.intent.count
-            for f in filters { scratchKeys.remove(f.key) }
-            if all { return }
+            var distinct = 0
+            if filters.count <= 16 {
+                // A short list: a key counts once, at its first place in the list.
+                filters.withUnsafeBufferPointer { fs in
+                    for i in fs.indices where d.intent.contains(fs[i].key) {
+                        var j = 0
+                        while j < i && fs[j].key != fs[i].key { j += 1 }
+                        if j == i { distinct += 1 }
+                    }
+                }
+            } else {
+                for f in filters where d.intent.contains(f.key) { scratchKeys.insert(f.key) }
+                distinct = scratchKeys.count
+                for f in filters { scratchKeys.remove(f.key) }
+            }
+            if distinct == d.intent.count { return }
         }
         var present = VlanKeySet()
         for f in filters where d.intent.contains(f.key) { present.insert(f.key) }
@@ -637,7 +649,7 @@ public final class Checker {
     /// Filters that left the model's list during the event, checked against the DELs
     /// still waiting for a reply (premature-free) without rescanning those on every event.
     private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.model != nil, !d.model!.freed.isEmpty else { return }
+        guard d.hasModel, !d.model!.freed.isEmpty else { return }
         let freed = d.model!.takeFreed()
         guard !d.pendingDel.isEmpty else { return }
         for k in freed { premature(k, e, &d) }
@@ -687,9 +699,10 @@ public final class Checker {
 
     private func checkGhosts(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
         if !list.isEmpty { ruleEvaluations[Rule.ghostFilter.ordinal] &+= 1 }
-        var present = VlanKeySet()
+        // Episodes to end only if some were open (those this walk opens are in the list).
+        var present: VlanKeySet? = d.ghostReported.isEmpty && d.refusedDel.isEmpty ? nil : VlanKeySet()
         for f in list {
-            present.insert(f.key)
+            present?.insert(f.key)
             let ok = d.intent.contains(f.key) || f.state.isPendingDeletion || d.refusedDel.contains(f.key)
             if ok { d.ghostReported.remove(f.key); continue }
             guard !d.ghostReported.contains(f.key) else { continue }
@@ -700,8 +713,10 @@ public final class Checker {
                    + (d.maxFilters.map { ": \(list.count) of \($0) filters are taken for \(d.intent.count) in use" } ?? ""),
                    cause: cause, origin: origin)
         }
-        d.ghostReported.removeAll { !present.contains($0) }
-        d.refusedDel.removeAll { !present.contains($0) }
+        if let present {
+            d.ghostReported.removeAll { !present.contains($0) }
+            d.refusedDel.removeAll { !present.contains($0) }
+        }
     }
 
     private func ghostCause(_ k: VlanKey, _ d: DeviceState) -> (Cause?, Int64?) {

@@ -107,6 +107,9 @@ struct DeviceState {
     let dev: String
     /// nil for generation "unknown": only the spec rules apply, on snapshots.
     var model: ReferenceModel?
+    /// `model != nil`, which never changes after init (a test of the optional itself
+    /// copied the model out on every step).
+    let hasModel: Bool
     /// The last snapshot's filters.
     var observed: [Filter]?
     /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
@@ -203,13 +206,14 @@ struct DeviceState {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
         }
         model?.logsFreed = true
+        hasModel = model != nil
     }
 
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),
     /// or without a model the last snapshot.
     var currentList: [Filter]? { model?.filters ?? observed }
 
-    var hasList: Bool { model != nil || observed != nil }
+    var hasList: Bool { hasModel || observed != nil }
 
     /// Whether the current list holds `key`, without building the list.
     func listContains(_ key: VlanKey) -> Bool {

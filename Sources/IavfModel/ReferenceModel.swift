@@ -300,11 +300,16 @@ public struct ReferenceModel: Sendable {
     /// in a snapshot is a filter being created, which the model already holds as ADD.
     public func matches(_ snapshot: [Filter]) -> Bool {
         guard snapshot.count == entries.count else { return false }
-        for (f, e) in zip(snapshot, entries) {
-            if f.key != e.key { return false }
-            if f.state != e.state && !(f.state == .INVALID && e.state == .ADD) { return false }
+        return snapshot.withUnsafeBufferPointer { fs in
+            entries.withUnsafeBufferPointer { es in
+                for i in 0..<fs.count {
+                    let f = fs[i], e = es[i]
+                    if f.key != e.key { return false }
+                    if f.state != e.state && !(f.state == .INVALID && e.state == .ADD) { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     // MARK: engine
