@@ -112,7 +112,9 @@ final class DecodedBatches {
     }
 
     static let batchSize = 4096
-    private let queue = BoundedQueue<Batch>(capacity: 8)
+    /// Up to 32 batches (about 10 MB of events) in flight: room to ride out either thread
+    /// being descheduled on a busy machine.
+    private let queue = BoundedQueue<Batch>(capacity: 32)
     private var thread: JoinableThread?
 
     /// Starts decoding `reader` (its header already read); nil if no thread could be made.
