@@ -33,23 +33,35 @@ struct FastCursor {
     /// 1 to 18 decimal digits (what the general scanner reads without an overflow check),
     /// not followed by another digit, a fraction or an exponent.
     @inline(__always)
+    /// The line's last byte is '}' (`fastEvent` checks it first), so a run of digits ends
+    /// inside the line and the loop needs no bound check. Past 18 digits the value may wrap:
+    /// it is then refused after the loop.
     mutating func uint() -> Int64? {
         var q = p
         var v: Int64 = 0
-        while q < end {
+        while true {
             let d = q.pointee &- 0x30
             if d > 9 { break }
-            if q - p == 18 { return nil }
             v = v &* 10 &+ Int64(d)
             q += 1
         }
-        guard q > p else { return nil }
-        if q < end {
-            let c = q.pointee
-            if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
-        }
+        let n = q - p
+        guard n > 0, n <= 18 else { return nil }
+        let c = q.pointee
+        if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
         p = q
         return v
+    }
+
+    /// A TPID: 33024 (0x8100, nearly every one) by one compare, else as `uint`.
+    @inline(__always)
+    mutating func tpid() -> Int64? {
+        if end - p >= 6, bytesEqual(UnsafeRawPointer(p), UnsafeRawPointer(("33024" as StaticString).utf8Start), 5),
+           p[5] &- 0x30 > 9, p[5] != UInt8(ascii: "."), p[5] != UInt8(ascii: "e"), p[5] != UInt8(ascii: "E") {
+            p += 5
+            return 33024
+        }
+        return uint()
     }
 
     @inline(__always)
@@ -230,7 +242,8 @@ final class ListScratch {
 extension EventDecoder {
     /// The event of a line in the writer's layout, or nil (then the general path decides).
     func fastEvent(_ line: UnsafeRawBufferPointer) -> TraceEvent? {
-        guard let base = line.baseAddress, line.count > 0 else { return nil }
+        // The closing brace last: number runs end inside the line (see `uint`).
+        guard let base = line.baseAddress, line.count > 0, line[line.count - 1] == UInt8(ascii: "}") else { return nil }
         let start = base.assumingMemoryBound(to: UInt8.self)
         var c = FastCursor(p: start, end: start + line.count)
         guard c.lit(#"{"seq":"#), let seq = c.uint(),
@@ -256,7 +269,7 @@ extension EventDecoder {
         switch kind {
         case .addVid, .killVid:
             guard c.lit(#","vid":"#), let vid = c.uint(), vid <= 4095,
-                  c.lit(#","tpid":"#), let tpid = c.uint(), tpid <= 0xffff,
+                  c.lit(#","tpid":"#), let tpid = c.tpid(), tpid <= 0xffff,
                   let p = Self.phase(&c)
             else { return nil }
             var ret: Int32?
@@ -276,7 +289,7 @@ extension EventDecoder {
                 while true {
                     guard n < TraceEvent.maxListEntries,
                           c.lit(#"{"vid":"#), let vid = c.uint(), vid <= 4095,
-                          c.lit(#","tpid":"#), let tpid = c.uint(), tpid <= 0xffff,
+                          c.lit(#","tpid":"#), let tpid = c.tpid(), tpid <= 0xffff,
                           c.lit(#","state":""#), let state = Self.state(&c)
                     else { return nil }
                     out[n] = Filter(key: VlanKey(vid: UInt16(vid), tpid: UInt16(tpid)), state: state)
@@ -303,7 +316,7 @@ extension EventDecoder {
                 while true {
                     guard n < TraceEvent.maxListEntries,
                           c.byte(UInt8(ascii: "[")), let vid = c.uint(), vid <= 4095,
-                          c.byte(UInt8(ascii: ",")), let tpid = c.uint(), tpid <= 0xffff,
+                          c.byte(UInt8(ascii: ",")), let tpid = c.tpid(), tpid <= 0xffff,
                           c.byte(UInt8(ascii: "]"))
                     else { return nil }
                     out[n] = VlanKey(vid: UInt16(vid), tpid: UInt16(tpid))
