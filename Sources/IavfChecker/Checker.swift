@@ -225,6 +225,8 @@ public final class Checker {
     }
 
     /// The model step, unless an ndo exit was already applied when another CPU showed it.
+    /// Inlined: as a call, the optimizer's copy of it handed back a model to destroy each time.
+    @inline(__always)
     private func stepModel(_ e: TraceEvent, _ d: inout DeviceState, appliedEarly: Bool = false) {
         guard d.hasModel, !appliedEarly else { return }
         Self.modelStep(e, &d.model!)
@@ -444,8 +446,8 @@ public final class Checker {
     /// A workqueue record: later ndo records cannot precede what the watchdog chooses next
     /// by more than the calls recorded from here on.
     private func noteWorkqueue(_ d: inout DeviceState) {
-        d.beforeNdo = nil
-        d.ndoSince.removeAll(keepingCapacity: true)
+        if d.beforeNdo != nil { d.beforeNdo = nil }
+        if !d.ndoSince.isEmpty { d.ndoSince.removeAll(keepingCapacity: true) }
     }
 
     /// An ndo exit about to be applied: keep the model from before it (once per run of
