@@ -9,7 +9,7 @@ public enum CheckRun {
     public enum OtherGenerations: Sendable { case refuse, builtIn }
 
     public static func check(path: String, table: ModelTable? = nil, otherGenerations: OtherGenerations = .refuse,
-                             context: Int = 6, maxFindings: Int = 10_000,
+                             context: Int = 6, maxFindings: Int = 10_000, threads: Int? = nil,
                              warn: (String) -> Void = { _ in }) throws -> CheckReport {
         let reader = try TraceReader(path: path)
         var table = table
@@ -19,10 +19,27 @@ public enum CheckRun {
                                  message: "the trace is \(reader.header.generation?.rawValue ?? "unknown") but the model (\(t.source)) is a \(t.generation.rawValue) table")
         }
         let checker = Checker(header: reader.header, table: table, contextDepth: context, maxStoredFindings: maxFindings)
-        while let e = try reader.next() {
-            checker.feed(e)
-            if let refused = checker.refusal {
-                throw TraceReadError(file: path, line: reader.line, field: refused.field, message: refused.message)
+        if (threads ?? defaultThreads) >= 2, let batches = DecodedBatches(reader) {
+            // Decoding on a thread of its own, checking on this one.
+            defer { batches.finish() }
+            while true {
+                let b = batches.next()
+                for j in b.events.indices {
+                    checker.feed(b.events[j])
+                    if let refused = checker.refusal {
+                        throw TraceReadError(file: path, line: b.lines[j], field: refused.field, message: refused.message)
+                    }
+                }
+                if let error = b.error { throw error }
+                if b.last { break }
+            }
+            batches.finish()
+        } else {
+            while let e = try reader.next() {
+                checker.feed(e)
+                if let refused = checker.refusal {
+                    throw TraceReadError(file: path, line: reader.line, field: refused.field, message: refused.message)
+                }
             }
         }
         for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {
@@ -30,4 +47,16 @@ public enum CheckRun {
         }
         return checker.finish()
     }
+
+    /// Threads `check` uses unless told: two (decode, check) when the machine has two
+    /// processors online, else one.
+    public static var defaultThreads: Int {
+        sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 ? 2 : 1
+    }
 }
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

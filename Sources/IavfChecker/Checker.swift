@@ -21,6 +21,8 @@ public final class Checker {
     /// largest): bounds memory on hostile traces. 256 VFs with 1024 VLANs each fit.
     public let maxListedFilters: Int
     @exclusivity(unchecked) private var listedFilters = 0
+    /// Empty between uses (checkLostFilters).
+    @exclusivity(unchecked) private var scratchKeys = VlanKeySet()
     /// Called for every finding as it is made (for `watch`).
     public var onFinding: ((Finding) -> Void)?
     /// Set when the trace is refused as bad input (the contract's exit 2); events fed after
@@ -59,7 +61,7 @@ public final class Checker {
     public func feed(_ e: TraceEvent) {
         guard refusal == nil, let i = index(for: e) else { return }
         events += 1
-        devices[i].remember(e)
+        devices[i].recent?.append(e)
         switch e.body {
         case .mark(let text, let result):
             marks.append((e.seq, text, result))
@@ -164,11 +166,11 @@ public final class Checker {
         case .caps(let m): d.maxFilters = m
         case .send(let op, let vids, _) where op.isVlanDel:
             for k in vids where d.pendingDel[k] == nil { d.pendingDel[k] = e.seq }
-        case .reply(let op, _) where op.isVlanDel: d.pendingDel.removeAll()
-        case .reset(.enter): d.pendingDel.removeAll()
+        case .reply(let op, _) where op.isVlanDel: if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+        case .reset(.enter): if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
         default: break
         }
-        if d.model != nil {
+        if d.hasModel {
             Self.modelStep(e, &d.model!)
             _ = d.model!.takeFreed()
         }
@@ -179,7 +181,7 @@ public final class Checker {
         d.suspended = false
         d.awaitingBaseline = false
         d.observed = filters
-        if d.model != nil {
+        if d.hasModel {
             d.model!.adopt(filters)
             _ = d.model!.takeFreed()
         }
@@ -190,7 +192,7 @@ public final class Checker {
         for (k, call) in d.ndoInFlight where !call.add { d.intent.remove(k) }
         // A filter still REMOVING is in a DEL the PF has not answered yet.
         for f in filters where f.state == .REMOVING && d.pendingDel[f.key] == nil { d.pendingDel[f.key] = e.seq }
-        d.prematureReported.removeAll()
+        if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
         d.ndoInFlight.removeAll()
         d.lostReported.removeAll()
         d.ghostReported.removeAll()
@@ -223,8 +225,10 @@ public final class Checker {
     }
 
     /// The model step, unless an ndo exit was already applied when another CPU showed it.
+    /// Inlined: as a call, the optimizer's copy of it handed back a model to destroy each time.
+    @inline(__always)
     private func stepModel(_ e: TraceEvent, _ d: inout DeviceState, appliedEarly: Bool = false) {
-        guard d.model != nil, !appliedEarly else { return }
+        guard d.hasModel, !appliedEarly else { return }
         Self.modelStep(e, &d.model!)
     }
 
@@ -291,8 +295,8 @@ public final class Checker {
             noteWorkqueue(&d)
             if op.isVlanDel {
                 if retval != 0 { checkRejectedDelete(e, op, retval, &d) }
-                d.pendingDel.removeAll()
-                d.prematureReported.removeAll()
+                if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+                if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
             } else if rejectedAdd {
                 let after = VlanKeySet((d.currentList ?? []).map(\.key))
                 let wasInFlight = (before ?? []).filter { $0.state.isAddInFlight }.map(\.key)
@@ -330,13 +334,13 @@ public final class Checker {
             stepModel(e, &d)
             noteWorkqueue(&d)
             // The reset swallows the outstanding reply; the PF drops a reset VF's VLANs.
-            d.pendingDel.removeAll()
-            d.prematureReported.removeAll()
+            if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+            if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
             if d.inCycle { d.cycleResetSeen = true }
 
         case .snapshot(let filters, let count, let at):
             checkCount(e, filters, count, &d)
-            if d.model == nil {
+            if !d.hasModel {
                 // Without a model the list is the last snapshot: what left it since is freed.
                 if !d.pendingDel.isEmpty, let old = d.observed {
                     let now = VlanKeySet(filters.map(\.key))
@@ -409,15 +413,15 @@ public final class Checker {
     /// list edit (under the list lock, each atomic) ran in either order. Keep the order
     /// with the edit first; the recorded order (edit at the exit) stays the model.
     private func keepOtherOrder(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard var m = d.model else { return }
+        guard d.hasModel, !d.ndoInFlight.isEmpty else { return }
         let early = d.ndoInFlight.filter { !$0.value.applied }
-        guard !early.isEmpty else { return }
+        guard !early.isEmpty, var m = d.model else { return }
         for (k, call) in early {
             if call.add { m.userAdd(k, ret: 0, seq: e.seq) } else { m.userKill(k, seq: e.seq) }
         }
         Self.modelStep(e, &m)
         _ = m.takeFreed()
-        d.otherOrder = (m, Array(early.keys))
+        d.otherOrder = (m, early.map(\.key))
     }
 
     /// Events after the overlap, applied to the other order too (its early ndo exits aside).
@@ -442,15 +446,15 @@ public final class Checker {
     /// A workqueue record: later ndo records cannot precede what the watchdog chooses next
     /// by more than the calls recorded from here on.
     private func noteWorkqueue(_ d: inout DeviceState) {
-        d.beforeNdo = nil
-        d.ndoSince.removeAll(keepingCapacity: true)
+        if d.beforeNdo != nil { d.beforeNdo = nil }
+        if !d.ndoSince.isEmpty { d.ndoSince.removeAll(keepingCapacity: true) }
     }
 
     /// An ndo exit about to be applied: keep the model from before it (once per run of
     /// ndo calls; the copy is shared until the model changes).
     private func noteNdo(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard let m = d.model, d.ndoSince.count < 64 else { return }
-        if d.beforeNdo == nil { d.beforeNdo = m }
+        guard d.hasModel, d.ndoSince.count < 64 else { return }
+        if d.beforeNdo == nil { d.beforeNdo = d.model }
         d.ndoSince.append(e)
     }
 
@@ -606,10 +610,28 @@ public final class Checker {
         guard !d.intent.isEmpty || !d.lostReported.isEmpty else { return }
         if !d.intent.isEmpty { ruleEvaluations[Rule.lostFilter.ordinal] &+= 1 }
         // Fast path: every member of the intent set is in the list (distinct keys: a
-        // key listed twice must not stand in for a missing one).
+        // key listed twice must not stand in for a missing one). The scratch set is
+        // emptied again key by key: no set is made per snapshot.
+        if d.lostReported.isEmpty {
+            var distinct = 0
+            if filters.count <= 16 {
+                // A short list: a key counts once, at its first place in the list.
+                filters.withUnsafeBufferPointer { fs in
+                    for i in fs.indices where d.intent.contains(fs[i].key) {
+                        var j = 0
+                        while j < i && fs[j].key != fs[i].key { j += 1 }
+                        if j == i { distinct += 1 }
+                    }
+                }
+            } else {
+                for f in filters where d.intent.contains(f.key) { scratchKeys.insert(f.key) }
+                distinct = scratchKeys.count
+                for f in filters { scratchKeys.remove(f.key) }
+            }
+            if distinct == d.intent.count { return }
+        }
         var present = VlanKeySet()
         for f in filters where d.intent.contains(f.key) { present.insert(f.key) }
-        if present.count == d.intent.count && d.lostReported.isEmpty { return }
         var all = present
         if !d.lostReported.isEmpty {
             for f in filters { all.insert(f.key) }
@@ -629,7 +651,7 @@ public final class Checker {
     /// Filters that left the model's list during the event, checked against the DELs
     /// still waiting for a reply (premature-free) without rescanning those on every event.
     private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.model != nil, !d.model!.freed.isEmpty else { return }
+        guard d.hasModel, !d.model!.freed.isEmpty else { return }
         let freed = d.model!.takeFreed()
         guard !d.pendingDel.isEmpty else { return }
         for k in freed { premature(k, e, &d) }
@@ -679,9 +701,10 @@ public final class Checker {
 
     private func checkGhosts(_ e: TraceEvent, _ list: [Filter], _ d: inout DeviceState) {
         if !list.isEmpty { ruleEvaluations[Rule.ghostFilter.ordinal] &+= 1 }
-        var present = VlanKeySet()
+        // Episodes to end only if some were open (those this walk opens are in the list).
+        var present: VlanKeySet? = d.ghostReported.isEmpty && d.refusedDel.isEmpty ? nil : VlanKeySet()
         for f in list {
-            present.insert(f.key)
+            present?.insert(f.key)
             let ok = d.intent.contains(f.key) || f.state.isPendingDeletion || d.refusedDel.contains(f.key)
             if ok { d.ghostReported.remove(f.key); continue }
             guard !d.ghostReported.contains(f.key) else { continue }
@@ -692,8 +715,10 @@ public final class Checker {
                    + (d.maxFilters.map { ": \(list.count) of \($0) filters are taken for \(d.intent.count) in use" } ?? ""),
                    cause: cause, origin: origin)
         }
-        d.ghostReported.removeAll { !present.contains($0) }
-        d.refusedDel.removeAll { !present.contains($0) }
+        if let present {
+            d.ghostReported.removeAll { !present.contains($0) }
+            d.refusedDel.removeAll { !present.contains($0) }
+        }
     }
 
     private func ghostCause(_ k: VlanKey, _ d: DeviceState) -> (Cause?, Int64?) {

@@ -60,11 +60,56 @@ struct PendingSnapshot {
     var age = 0
 }
 
+/// The ndo calls under way, by key, in the order they entered: a handful at most, so a
+/// list (a Dictionary hashed every add and kill).
+struct NdoCalls: Sequence {
+    typealias Call = (add: Bool, applied: Bool)
+    typealias Element = (key: VlanKey, value: Call)
+    private var entries: [Element] = []
+
+    var isEmpty: Bool { entries.isEmpty }
+    var keys: [VlanKey] { entries.map(\.key) }
+
+    @inline(__always)
+    private func index(_ k: VlanKey) -> Int? {
+        var i = 0
+        while i < entries.count {
+            if entries[i].key == k { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    subscript(_ k: VlanKey) -> Call? {
+        get { index(k).map { entries[$0].value } }
+        set {
+            if let i = index(k) {
+                if let v = newValue { entries[i].value = v } else { entries.remove(at: i) }
+            } else if let v = newValue {
+                entries.append((k, v))
+            }
+        }
+    }
+
+    @discardableResult
+    mutating func removeValue(forKey k: VlanKey) -> Call? {
+        guard let i = index(k) else { return nil }
+        return entries.remove(at: i).value
+    }
+
+    mutating func removeAll() { entries.removeAll(keepingCapacity: true) }
+
+    func makeIterator() -> IndexingIterator<[Element]> { entries.makeIterator() }
+}
+
 /// What the checker knows of one adapter.
 struct DeviceState {
     let dev: String
     /// nil for generation "unknown": only the spec rules apply, on snapshots.
     var model: ReferenceModel?
+    /// `model != nil`, which never changes after init (a test of the optional itself
+    /// copied the model out on every step).
+    let hasModel: Bool
     /// The last snapshot's filters.
     var observed: [Filter]?
     /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
@@ -102,7 +147,7 @@ struct DeviceState {
     /// ndo calls entered and not yet exited, by key: whether it is an add, and whether the
     /// model already applied it because a workqueue event on another CPU showed its effect
     /// before the exit was recorded (spec 5.4: the ndo path holds no crit_lock).
-    var ndoInFlight: [VlanKey: (add: Bool, applied: Bool)] = [:]
+    var ndoInFlight = NdoCalls()
 
     /// Snapshots not yet matched by the model (oldest first), and the device's events since
     /// the oldest of them (to replay onto the snapshot if it turns out to be a divergence).
@@ -144,9 +189,7 @@ struct DeviceState {
 
     /// The device's recent events: the report shows the last few before a finding, and
     /// the event a race began at when it is still here.
-    var recent: [TraceEvent] = []
-    var recentNext = 0
-    let recentDepth: Int
+    let recent: EventHistory?
     let contextDepth: Int
     static let historyDepth = 256
 
@@ -156,20 +199,21 @@ struct DeviceState {
         self.maxFilters = header.maxFilters
         self.contextDepth = recentDepth
         self.awaitingBaseline = header.midStream
-        self.recentDepth = recentDepth > 0 ? max(recentDepth, Self.historyDepth) : 0
+        self.recent = recentDepth > 0 ? EventHistory(depth: max(recentDepth, Self.historyDepth)) : nil
         if let t = table, header.generation == t.generation {
             model = ReferenceModel(table: t, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
         } else if let g = header.generation {
             model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
         }
         model?.logsFreed = true
+        hasModel = model != nil
     }
 
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),
     /// or without a model the last snapshot.
     var currentList: [Filter]? { model?.filters ?? observed }
 
-    var hasList: Bool { model != nil || observed != nil }
+    var hasList: Bool { hasModel || observed != nil }
 
     /// Whether the current list holds `key`, without building the list.
     func listContains(_ key: VlanKey) -> Bool {
@@ -181,34 +225,11 @@ struct DeviceState {
     /// checker's budget of filters across devices.
     var peakList = 0
 
-    mutating func remember(_ e: TraceEvent) {
-        guard recentDepth > 0 else { return }
-        // The history only feeds finding texts, which show a list's first entries: a long
-        // list is kept cut short so that 256 events cost little whatever they carry.
-        var e = e
-        switch e.body {
-        case .snapshot(let fs, let count, let at) where fs.count > EventText.shown + 1:
-            e.body = .snapshot(filters: Array(fs.prefix(EventText.shown + 1)), count: count, at: at)
-        case .send(let op, let vids, let ret) where vids.count > EventText.shown + 1:
-            e.body = .send(op: op, vids: Array(vids.prefix(EventText.shown + 1)), ret: ret)
-        case .pf(let vids) where vids.count > EventText.shown + 1:
-            e.body = .pf(vids: Array(vids.prefix(EventText.shown + 1)))
-        default: break
-        }
-        if recent.count < recentDepth { recent.append(e) } else { recent[recentNext] = e }
-        recentNext = (recentNext + 1) % recentDepth
-    }
-
-    /// The history, oldest first.
-    var history: [TraceEvent] {
-        recent.count == recentDepth ? Array(recent[recentNext...] + recent[..<recentNext]) : recent
-    }
-
     /// The last `contextDepth` events up to and including `seq`, oldest first.
     func events(upTo seq: Int64) -> [TraceEvent] {
-        Array(history.filter { $0.seq <= seq }.suffix(contextDepth))
+        recent?.events(upTo: seq, last: contextDepth, dev: dev) ?? []
     }
 
     /// The event with this seq, if it is still in the history.
-    func event(seq: Int64) -> TraceEvent? { recent.first { $0.seq == seq } }
+    func event(seq: Int64) -> TraceEvent? { recent?.event(seq: seq, dev: dev) }
 }

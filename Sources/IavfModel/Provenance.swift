@@ -32,9 +32,25 @@ public enum Provenance: String, Sendable, CaseIterable {
 }
 
 extension Provenance {
-    static let indices: [Provenance: Int] =
-        Dictionary(uniqueKeysWithValues: allCases.enumerated().map { ($1, $0) })
-    var index: Int { Self.indices[self]! }
+    /// The case's place in `allCases` (a switch: this runs on the model's hot path).
+    var index: Int {
+        switch self {
+        case .removeOverwrittenByDown: return 0
+        case .disabledByDown: return 1
+        case .restoredAtOpen: return 2
+        case .resurrectedByConfigReply: return 3
+        case .addStrippedByClose: return 4
+        case .v1AddErrorIgnored: return 5
+        case .v1AddSuccessIgnored: return 6
+        case .inFlightCancelledByDown: return 7
+        case .lateReplyClearedCurrentOp: return 8
+        case .replyLostInReset: return 9
+        case .pfRefusedDelete: return 10
+        case .readdedWhileRemoving: return 11
+        case .addRejectedByPF: return 12
+        }
+    }
+    static let count = allCases.count
 }
 
 public struct ProvenanceMark: Sendable, Equatable {

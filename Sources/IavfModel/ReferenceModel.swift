@@ -27,7 +27,7 @@ public struct ReferenceModel: Sendable {
         }
 
         mutating func note(_ kind: Provenance, _ seq: Int64) {
-            if seqs.isEmpty { seqs = Array(repeating: nil, count: Provenance.allCases.count) }
+            if seqs.isEmpty { seqs = Array(repeating: nil, count: Provenance.count) }
             seqs[kind.index] = seq
         }
     }
@@ -103,11 +103,11 @@ public struct ReferenceModel: Sendable {
             apply(.userAdd, at: i, seq: seq)
             // Looked up again: a test's table (TransitionTable.withRows) may have freed it.
             if generation == .patched, before == .REMOVING, let j = index(of: key) { entries[j].note(.readdedWhileRemoving, seq) }
-        } else if let (row, cell) = table.rowAndCell(from: .absent, on: .userAdd),
-                  case .state(let s) = row.to {
-            rowHits[cell] &+= 1
+        } else if let step = table.step(from: .absent, on: .userAdd),
+                  case .state(let s) = step.to {
+            rowHits[step.cell] &+= 1
             entries.append(Entry(key: key, state: s))
-            sideEffects(row)
+            sideEffects(step)
         }
     }
 
@@ -168,13 +168,15 @@ public struct ReferenceModel: Sendable {
         currentOp = op
         guard op.isVlanFilterOp else { return }
         let stimulus: Stimulus = op.isVlanAdd ? .wdAddChosen : .wdDelChosen
-        // One pass over the list, not a look-up per VID: a message can name thousands.
-        let named = VlanKeySet(vids)
-        if !named.isEmpty {
+        // One pass over the list, not a look-up per VID: a message can name thousands
+        // (a short one is searched as it is: a set costs two allocations).
+        let named: VlanKeySet? = vids.count > 16 ? VlanKeySet(vids) : nil
+        if !vids.isEmpty {
             var i = 0
             while i < entries.count {
                 let before = entries.count
-                if named.contains(entries[i].key) { apply(stimulus, at: i, seq: seq) }
+                let k = entries[i].key
+                if named?.contains(k) ?? vids.contains(k) { apply(stimulus, at: i, seq: seq) }
                 if entries.count == before { i += 1 }
             }
         }
@@ -298,11 +300,16 @@ public struct ReferenceModel: Sendable {
     /// in a snapshot is a filter being created, which the model already holds as ADD.
     public func matches(_ snapshot: [Filter]) -> Bool {
         guard snapshot.count == entries.count else { return false }
-        for (f, e) in zip(snapshot, entries) {
-            if f.key != e.key { return false }
-            if f.state != e.state && !(f.state == .INVALID && e.state == .ADD) { return false }
+        return snapshot.withUnsafeBufferPointer { fs in
+            entries.withUnsafeBufferPointer { es in
+                for i in 0..<fs.count {
+                    let f = fs[i], e = es[i]
+                    if f.key != e.key { return false }
+                    if f.state != e.state && !(f.state == .INVALID && e.state == .ADD) { return false }
+                }
+                return true
+            }
         }
-        return true
     }
 
     // MARK: engine
@@ -314,21 +321,22 @@ public struct ReferenceModel: Sendable {
         var i = 0
         while i < entries.count {
             let before = entries.count
-            let effects = apply(s, at: i, seq: seq, bits: false)
-            setAdd = setAdd || effects.contains(.addBit)
-            setDel = setDel || effects.contains(.delBit)
+            if let step = apply(s, at: i, seq: seq, bits: false) {
+                setAdd = setAdd || step.addBit
+                setDel = setDel || step.delBit
+            }
             if entries.count == before { i += 1 }
         }
         if setAdd { addBit = true }
         if setDel { delBit = true }
     }
 
-    /// Applies the row for entry `i`; returns the row's effects.
+    /// Applies the row for entry `i`; returns it (nil: the table has none).
     @discardableResult
-    private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> [Effect] {
+    private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> CompiledTable.Step? {
         let before = entries[i].state
-        guard let (row, cell) = table.rowAndCell(from: .state(before), on: s) else { return [] }
-        rowHits[cell] &+= 1
+        guard let row = table.step(from: .state(before), on: s) else { return nil }
+        rowHits[row.cell] &+= 1
         switch row.to {
         case .unchanged: break
         case .freed:
@@ -340,12 +348,12 @@ public struct ReferenceModel: Sendable {
         }
         if case .unchanged = row.to { noteUnchanged(at: i, on: s, seq: seq) }
         if bits { sideEffects(row) }
-        return row.effects
+        return row
     }
 
-    private mutating func sideEffects(_ row: Transition) {
-        if row.effects.contains(.addBit) { addBit = true }
-        if row.effects.contains(.delBit) { delBit = true }
+    private mutating func sideEffects(_ row: CompiledTable.Step) {
+        if row.addBit { addBit = true }
+        if row.delBit { delBit = true }
     }
 
     private mutating func noteProvenance(at i: Int, before: FilterState, after: FilterState,

@@ -155,6 +155,16 @@ final class CompiledTable: Sendable {
     let cells: [(row: Int, from: FromState)]
     /// `selectable` as a bit per state ordinal: [ADD message, DEL message].
     let addMask: UInt16, delMask: UInt16
+    /// What the engine needs of the row in each slot of `flat`, as plain values: copying
+    /// a `Transition` (three references) cost more than applying it.
+    struct Step {
+        let to: Target
+        let addBit: Bool
+        let delBit: Bool
+        let cell: Int
+    }
+    private let steps: [Step?]
+    private let stimuli = Stimulus.allCases.count
 
     init(_ g: Generation, rows: [Transition], title: String = "") {
         generation = g
@@ -174,6 +184,9 @@ final class CompiledTable: Sendable {
         }
         flat = m
         cellOfSlot = cellOf
+        steps = zip(m, cellOf).map { r, c in
+            r.map { Step(to: $0.to, addBit: $0.effects.contains(.addBit), delBit: $0.effects.contains(.delBit), cell: Int(c)) }
+        }
         self.cells = cells
         func mask(_ s: Stimulus) -> UInt16 { Self.selectable(rows, s).reduce(UInt16(0)) { $0 | (1 << $1.ordinal) } }
         addMask = mask(.wdAddChosen)
@@ -182,6 +195,10 @@ final class CompiledTable: Sendable {
 
     @inline(__always)
     func row(from: FromState, on: Stimulus) -> Transition? { flat[from.index * Stimulus.allCases.count + on.index] }
+
+    /// The step of the row for (from, on), with its coverage cell.
+    @inline(__always)
+    func step(from: FromState, on: Stimulus) -> Step? { steps[from.index * stimuli + on.index] }
 
     /// The row and its coverage cell (for `ReferenceModel` to count what it applies).
     @inline(__always)

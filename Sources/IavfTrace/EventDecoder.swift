@@ -6,6 +6,9 @@ struct EventDecoder {
     /// The last `dev` string, reused while lines repeat it (most traces hold one device).
     private var lastDev: String = ""
     private var lastDevBytes: [UInt8] = []
+    /// The fast path's buffers (FastEventDecoder.swift).
+    let scratch = ListScratch()
+    let interner = StringInterner()
 
     mutating func header(_ line: UnsafeRawBufferPointer) throws -> TraceHeader {
         var s = JSONScanner(line)
@@ -72,6 +75,12 @@ struct EventDecoder {
     }
 
     mutating func event(_ line: UnsafeRawBufferPointer) throws -> TraceEvent {
+        if let e = fastEvent(line) { return e }
+        return try generalEvent(line)
+    }
+
+    /// Any line the contract allows (and every error it names).
+    mutating func generalEvent(_ line: UnsafeRawBufferPointer) throws -> TraceEvent {
         var s = JSONScanner(line)
         var seq: Int64?, tNs: Int64?, dev: String?
         var kind: Kind?, kindName = ""

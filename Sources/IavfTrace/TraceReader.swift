@@ -35,6 +35,9 @@ public final class TraceReader {
     public private(set) var unknownKinds: [String: Int] = [:]
 
     private var file: gzFile?
+    /// A plain (not gzip) file is read straight into the buffer: zlib's transparent mode
+    /// would copy every byte once more through its own.
+    private var plainFD: Int32 = -1
     private var buffer: UnsafeMutableRawPointer
     private var capacity: Int
     private var start = 0, end = 0
@@ -49,14 +52,28 @@ public final class TraceReader {
         self.path = path
         capacity = bufferSize
         buffer = .allocate(byteCount: capacity, alignment: 16)
-        file = path == "-" ? gzdopen(dup(0), "rb") : gzopen(path, "rb")
-        guard file != nil else {
+        if path == "-" {
+            file = gzdopen(dup(0), "rb")
+        } else {
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 {
+                var magic: (UInt8, UInt8) = (0, 0)
+                let n = withUnsafeMutableBytes(of: &magic) { pread(fd, $0.baseAddress, 2, 0) }
+                if n == 2 && magic == (0x1f, 0x8b) {
+                    file = gzdopen(fd, "rb")
+                    if file == nil { closeFD(fd) }
+                } else {
+                    plainFD = fd
+                }
+            }
+        }
+        guard file != nil || plainFD >= 0 else {
             let e = errno
             // Every stored property is set, so deinit runs and frees the buffer.
             throw TraceReadError(file: path, line: 0, field: nil,
                                  message: "cannot open: \(String(cString: strerror(e)))")
         }
-        gzbuffer(file, 256 << 10)
+        if let file { gzbuffer(file, 256 << 10) }
         do {
             guard let first = try nextLine() else {
                 throw TraceReadError(file: path, line: 1, field: nil, message: "empty file: line 1 must be the trace header")
@@ -75,6 +92,7 @@ public final class TraceReader {
 
     private func close() {
         if let f = file { gzclose(f); file = nil }
+        if plainFD >= 0 { closeFD(plainFD); plainFD = -1 }
     }
 
     private func wrap<T>(_ body: () throws -> T) throws -> T {
@@ -146,6 +164,16 @@ public final class TraceReader {
             buffer = bigger
             capacity *= 2
         }
+        if plainFD >= 0 {
+            let n = read(plainFD, buffer + end, capacity - end)
+            if n < 0 {
+                if errno == EINTR { return }
+                throw TraceReadError(file: path, line: line + 1, field: nil, message: "cannot read: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { eof = true }
+            end += n
+            return
+        }
         let n = gzread(file, buffer + end, UInt32(capacity - end))
         if n < 0 || (n == 0 && gzeof(file) == 0) {
             var errnum: Int32 = 0
@@ -175,3 +203,5 @@ import Darwin
 extension TraceReadError: ToolError {
     public var exitStatus: Int32 { ExitStatus.badInput }
 }
+
+private func closeFD(_ fd: Int32) { _ = close(fd) }

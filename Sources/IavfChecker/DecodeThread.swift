@@ -1,0 +1,158 @@
+import IavfTrace
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A bounded queue between one producer and one consumer thread (pthread mutex and
+/// conditions: the checker's target has no Foundation). `cancel` releases a producer
+/// blocked on a full queue once the consumer stops taking.
+final class BoundedQueue<T> {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var items: [T] = []
+    private let capacity: Int
+    private var cancelled = false
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(notEmpty, nil)
+        pthread_cond_init(notFull, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(notEmpty)
+        pthread_cond_destroy(notFull)
+        mutex.deallocate()
+        notEmpty.deallocate()
+        notFull.deallocate()
+    }
+
+    /// Waits for room; false when the consumer has cancelled.
+    func put(_ x: T) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while items.count >= capacity && !cancelled { pthread_cond_wait(notFull, mutex) }
+        guard !cancelled else { return false }
+        items.append(x)
+        pthread_cond_signal(notEmpty)
+        return true
+    }
+
+    func take() -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while items.isEmpty { pthread_cond_wait(notEmpty, mutex) }
+        let x = items.removeFirst()
+        pthread_cond_signal(notFull)
+        return x
+    }
+
+    func cancel() {
+        pthread_mutex_lock(mutex)
+        cancelled = true
+        items.removeAll()
+        pthread_cond_broadcast(notFull)
+        pthread_mutex_unlock(mutex)
+    }
+}
+
+/// A thread running one closure, joined once.
+final class JoinableThread {
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+    #if canImport(Glibc)
+    private var thread = pthread_t()
+    #else
+    private var thread: pthread_t?
+    #endif
+    private var joined = false
+
+    init?(_ body: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let rc = pthread_create(&thread, nil, { p in
+            Unmanaged<Box>.fromOpaque(p!).takeRetainedValue().body()
+            return nil
+        }, box)
+        guard rc == 0 else {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
+    }
+
+    func join() {
+        guard !joined else { return }
+        joined = true
+        #if canImport(Glibc)
+        pthread_join(thread, nil)
+        #else
+        if let t = thread { pthread_join(t, nil) }
+        #endif
+    }
+
+    deinit { join() }
+}
+
+/// Events decoded on a thread of their own, in batches, for a consumer on another: the
+/// two halves of `check` (decode, check) then run on two cores.
+final class DecodedBatches {
+    struct Batch {
+        var events: [TraceEvent] = []
+        /// The line of each event (for errors the checker raises on it).
+        var lines: [Int] = []
+        /// The reader's error after the batch's events, if it stopped on one.
+        var error: Error?
+        var last = false
+    }
+
+    static let batchSize = 4096
+    /// Up to 32 batches (about 10 MB of events) in flight: room to ride out either thread
+    /// being descheduled on a busy machine.
+    private let queue = BoundedQueue<Batch>(capacity: 32)
+    private var thread: JoinableThread?
+
+    /// Starts decoding `reader` (its header already read); nil if no thread could be made.
+    init?(_ reader: TraceReader) {
+        let queue = self.queue
+        thread = JoinableThread {
+            var b = Batch()
+            b.events.reserveCapacity(Self.batchSize)
+            b.lines.reserveCapacity(Self.batchSize)
+            do {
+                while let e = try reader.next() {
+                    b.events.append(e)
+                    b.lines.append(reader.line)
+                    if b.events.count == Self.batchSize {
+                        guard queue.put(b) else { return }
+                        b = Batch()
+                        b.events.reserveCapacity(Self.batchSize)
+                        b.lines.reserveCapacity(Self.batchSize)
+                    }
+                }
+                b.last = true
+            } catch {
+                b.error = error
+                b.last = true
+            }
+            _ = queue.put(b)
+        }
+        if thread == nil { return nil }
+    }
+
+    func next() -> Batch { queue.take() }
+
+    /// Stops the decoder (if it is still going) and waits for it: after this the reader
+    /// is the caller's again.
+    func finish() {
+        queue.cancel()
+        thread?.join()
+    }
+
+    deinit { finish() }
+}
