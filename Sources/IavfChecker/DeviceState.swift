@@ -191,8 +191,8 @@ struct DeviceState {
             e.body = .snapshot(filters: Array(fs.prefix(EventText.shown + 1)), count: count, at: at)
         case .send(let op, let vids, let ret) where vids.count > EventText.shown + 1:
             e.body = .send(op: op, vids: Array(vids.prefix(EventText.shown + 1)), ret: ret)
-        case .pf(let vids) where vids.count > EventText.shown + 1:
-            e.body = .pf(vids: Array(vids.prefix(EventText.shown + 1)))
+        case .pf(let vids, let port) where vids.count > EventText.shown + 1:
+            e.body = .pf(vids: Array(vids.prefix(EventText.shown + 1)), port: port)
         default: break
         }
         if recent.count < recentDepth { recent.append(e) } else { recent[recentNext] = e }
