@@ -169,6 +169,22 @@ public final class Testbed {
         try follower.programmed([vf.pci, "vf\(vf.index)"])
     }
 
+    /// The PF's port state for the VF, fresh: asks the PF for a `stats` event and waits for it.
+    public func pfPort(_ vf: VF, timeout: Double = 5) throws -> PFTraceFollower.PFPort {
+        let names = [vf.pci, "vf\(vf.index)"]
+        let before = try follower.port(names).events
+        try pf("stats vf=\(vf.index)")
+        var port: PFTraceFollower.PFPort?
+        guard try waitFor(timeout, {
+            let now = try follower.port(names)
+            port = now.port
+            return now.events > before
+        }), let port else {
+            throw ScenarioError("the PF wrote no `pf` event with port counters for \(vf.label) within \(Int(timeout)) s (a PF without a data path?)")
+        }
+        return port
+    }
+
     // MARK: waiting
 
     /// Polls `condition` every 20 ms until it holds or `seconds` pass.

@@ -4,7 +4,7 @@ import Testing
 
 extension RealVMTests {
 /// `iavf-check suite run --kernel both` as a user runs it: both real drivers against the
-/// emulated PF, the 35 state/reset cases plus dmesg, the checker attached.
+/// emulated PF, the 51 state/reset/ping cases plus dmesg, the checker attached.
 @Suite("Scenario suite in real VMs", .serialized,
        .enabled(if: PFVMTestEnvironment.ready || VMTestEnvironment.isCI, PFVMTestEnvironment.reason))
 struct ScenarioSuiteVMTests {
@@ -33,7 +33,7 @@ struct ScenarioSuiteVMTests {
         #expect(kernels.map { $0["kernel"] as? String } == ["unpatched", "patched"])
         func cases(_ k: [String: Any]) -> [[String: Any]] { k["cases"] as? [[String: Any]] ?? [] }
         for k in kernels {
-            #expect(cases(k).count == 36, "35 cases and the dmesg check")
+            #expect(cases(k).count == 52, "51 cases and the dmesg check")
             for c in cases(k) {
                 let rules = c["rules"] as? [String] ?? []
                 #expect(!rules.contains("state-divergence"), "\(k["kernel"] ?? "") \(c["name"] ?? ""): the model diverged from the real driver")
