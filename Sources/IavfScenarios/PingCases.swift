@@ -256,10 +256,13 @@ extension ScenarioCatalog {
             defer { _ = Shell.run(["ip", "netns", "del", away]) }
             try c.vlanLinks([100, 101]); try c.expectBoth([100, 101]); try c.pingBoth([100, 101])
             for _ in 0..<3 {
-                // the move unregisters VF1's VLAN devices: they are created again at home
+                // The VLAN devices stay at home while their real device is away (8021q deletes
+                // them only when it unregisters): when it is back they must carry traffic again.
                 try c.bed.move(0, to: away); try c.bed.move(0, to: home)
                 try c.waitUp()
-                for v: UInt16 in [100, 101] { try c.vlanLink(0, v) }
+                let devs = c.bed.vlanDevices(c.vf)
+                guard devs == [100, 101] else { throw CaseFailure("VF1's VLAN devices after the move: \(devs.sorted()), expected [100, 101]") }
+                for v: UInt16 in [100, 101] { try c.configure(c.vf, v) }
                 try c.expectBoth([100, 101])
                 try c.pingBoth([100, 101], converge: 10)
             }

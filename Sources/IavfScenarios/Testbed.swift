@@ -79,7 +79,8 @@ public final class Testbed {
     }
 
     /// Moves VF `i`'s netdev into namespace `ns` (created if missing) and brings it up there.
-    /// The move closes the device and unregisters its VLAN devices.
+    /// The move closes the device; its VLAN devices stay in the old namespace (8021q deletes
+    /// them only when the real device unregisters) and work again when it comes back.
     public func move(_ i: Int, to ns: String) throws {
         if !Shell.run(["ip", "netns", "list"]).output.split(separator: "\n").contains(where: { $0.split(separator: " ").first.map(String.init) == ns }) {
             try check(Shell.run(["ip", "netns", "add", ns]), "ip netns add \(ns)")
