@@ -55,6 +55,16 @@ static const u32 watched[] = {
 	0x5c00, /* DYN_CTL01 */ 0x5000, /* ICR0_ENA1 */
 };
 
+/* Data-path doorbells the detector also watches (driver-owned, no write trap): the Tx and Rx
+ * tail of each queue and the queue vectors' DYN_CTLN1 (INTENA re-enable, SWINT_TRIG). A change
+ * raises AVFPF_EV_QUEUE for the VF. */
+#define QTX_TAIL(q)     (0x0000 + 4 * (q))
+#define QRX_TAIL(q)     (0x2000 + 4 * (q))
+#define DYN_CTLN1(v)    (0x3800 + 4 * (v))
+#define WATCH_QUEUES    4
+#define WATCH_VECTORS   16
+#define NDOORBELLS      (2 * WATCH_QUEUES + WATCH_VECTORS)
+
 #define CFG_SIZE 4096
 #define CAP_MSIX 0x70
 #define CAP_EXP  0xa0
@@ -65,6 +75,7 @@ struct avfpf_fn {
 	void __iomem *regs;
 	struct pci_dev *pdev;
 	u32 shadow[ARRAY_SIZE(watched)];
+	u32 doorbell[NDOORBELLS];
 };
 
 static struct {
@@ -307,6 +318,20 @@ static int avfpf_detector(void *unused)
 			}
 			if (changed)
 				set_bit(AVFPF_EV_MAILBOX + 4 * vf, &avf.pending);
+			changed = false;
+			for (i = 0; i < NDOORBELLS; i++) {
+				u32 off = i < WATCH_QUEUES ? QTX_TAIL(i) :
+					  i < 2 * WATCH_QUEUES ? QRX_TAIL(i - WATCH_QUEUES) :
+					  DYN_CTLN1(i - 2 * WATCH_QUEUES);
+				u32 v = readl(f->regs + off);
+
+				if (v != f->doorbell[i]) {
+					f->doorbell[i] = v;
+					changed = true;
+				}
+			}
+			if (changed)
+				set_bit(AVFPF_EV_QUEUE_BIT(vf), &avf.pending);
 		}
 		if (READ_ONCE(avf.pending)) {
 			unsigned long bits = xchg(&avf.pending, 0);

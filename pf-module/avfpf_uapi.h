@@ -30,6 +30,10 @@
 #define AVFPF_EV_COMMAND     2u  /* the PCI COMMAND register changed (memory / bus master) */
 #define AVFPF_EV_MSIX        3u  /* the MSI-X enable or function-mask bit changed */
 #define AVFPF_EV_BIT(vf, kind) (1ull << ((vf) * 4u + (kind)))
+/* A data-path doorbell changed: a queue's Tx or Rx tail (QTX_TAIL/QRX_TAIL, queues 0..3) or a
+ * queue vector's DYN_CTLN1 (vectors 1..16). One bit per VF above the 4-bit groups. */
+#define AVFPF_EV_QUEUE_BIT(vf) (32u + (vf))
+#define AVFPF_EV_QUEUE(vf)     (1ull << AVFPF_EV_QUEUE_BIT(vf))
 
 /* Commands (write). */
 #define AVFPF_CMD_INJECT     1u  /* raise MSI-X vector `arg` of VF `vf`; -ENXIO if MSI-X is off */

@@ -16,7 +16,7 @@ struct SuiteRunCommand: ParsableCommand {
         comma-separated list of them): builds pf-module/avfpf.ko against its headers (cached), boots it under \
         QEMU with memmap=2M$0x7e000000, starts `iavf-check pf` (ice-like PF, 8 VLANs per \
         untrusted VF), binds the stock iavf to two VFs, moves them into namespaces \
-        (VF1 -> iavf-t1-PID, VF2 -> iavf-t2-PID), and runs the 35 state and reset cases plus the \
+        (VF1 -> iavf-t1-PID, VF2 -> iavf-t2-PID), and runs the 51 state, reset and ping cases plus the \
         dmesg check under `iavf-check watch`. Between cases VF1's VLANs are deleted and VF1 is \
         cycled down and up.
 

@@ -135,8 +135,8 @@ final class EventHistory {
 
     private func keepWhole(_ e: TraceEvent, at i: Int) {
         var e = e
-        if case .pf(let vids) = e.body, vids.count > Self.listRoom {
-            e.body = .pf(vids: Array(vids.prefix(Self.listRoom)))
+        if case .pf(let vids, let port) = e.body, vids.count > Self.listRoom {
+            e.body = .pf(vids: Array(vids.prefix(Self.listRoom)), port: port)
         } else if case .send(let op, let vids, let ret) = e.body, vids.count > Self.listRoom {
             e.body = .send(op: op, vids: Array(vids.prefix(Self.listRoom)), ret: ret)
         } else if case .snapshot(let fs, let count, let at) = e.body, fs.count > Self.listRoom {

@@ -21,7 +21,7 @@ public enum EventText {
         case .settled(let reason): return "settled" + (reason.map { " (\($0))" } ?? "")
         case .lost(let n): return "lost \(n) events"
         case .mark(let t, let r): return "mark \"\(t)\"" + (r.map { " \($0.rawValue)" } ?? "")
-        case .pf(let vids): return "pf programmed [\(keys(vids))]"
+        case .pf(let vids, _): return "pf programmed [\(keys(vids))]"
         case .caps(let m): return "caps max_filters \(m.map(String.init) ?? "none")"
         case .unknown(let k): return "\(k) (unknown event kind)"
         }

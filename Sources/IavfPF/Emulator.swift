@@ -19,9 +19,18 @@ public enum PFFault: Equatable, Sendable {
     case link(up: Bool)
     /// Forget the VF's faults not yet triggered (between stress attempts).
     case clear
+    /// `ip link set PF vf N spoofchk on|off`.
+    case spoofCheck(Bool)
+    /// `ip link set PF vf N vlan PVID` (0 clears the port VLAN); ice resets the VF.
+    case portVlan(UInt16)
+    /// `ip link set PF vf N trust on|off`; ice resets the VF.
+    case trust(Bool)
+    /// Write a `pf` event with the port's settings and switch counters (and a log line).
+    case stats
 
     /// Parses "reject ADD_VLAN_V2 [-5]", "drop DEL_VLAN_V2", "delay ADD_VLAN_V2 300", "reset",
-    /// "link down", "link up", "clear"; an optional trailing "vf=N" selects one VF (default: all).
+    /// "link down", "link up", "clear", and the PF controls "spoofchk on|off", "vlan PVID", "trust on|off",
+    /// "stats"; an optional trailing "vf=N" selects one VF (default: all).
     public static func parse(_ line: String) throws -> (PFFault, vf: Int?) {
         var words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         var vf: Int?
@@ -48,8 +57,15 @@ public enum PFFault: Equatable, Sendable {
         case "link":
             guard words.count > 1, ["up", "down"].contains(words[1]) else { throw TransportError("'\(line)': link up|down") }
             return (.link(up: words[1] == "up"), vf)
+        case "spoofchk", "trust":
+            guard words.count == 2, ["on", "off"].contains(words[1]) else { throw TransportError("'\(line)': \(words[0]) on|off") }
+            return (words[0] == "trust" ? .trust(words[1] == "on") : .spoofCheck(words[1] == "on"), vf)
+        case "vlan":
+            guard words.count == 2, let pvid = UInt16(words[1]), pvid < 4095 else { throw TransportError("'\(line)': vlan PVID (0...4094, 0 clears)") }
+            return (.portVlan(pvid), vf)
+        case "stats": return (.stats, vf)
         default:
-            throw TransportError("unknown fault '\(line)' (reject OP [STATUS] | drop OP | delay OP MS | reset | link up|down | clear, then optional vf=N)")
+            throw TransportError("unknown fault '\(line)' (reject OP [STATUS] | drop OP | delay OP MS | reset | link up|down | clear | spoofchk on|off | vlan PVID | trust on|off | stats, then optional vf=N)")
         }
     }
 }
@@ -83,9 +99,16 @@ public final class PFEmulator {
         var resetStartAt: Double?
         var delayed: [(due: Double, message: PFMessage)] = []
         var faults: [PFFault] = []
-        /// Tx ring heads (the PF's next descriptor to complete), by queue.
+        /// Tx and Rx ring heads (the PF's next descriptor), by queue.
         var txHead: [Int: Int] = [:]
+        var rxHead: [Int: Int] = [:]
+        /// A tail outside its ring, already counted (by queue).
+        var badTail: [Int: Int] = [:]
         var txCompleted = 0
+        /// The switch's counters for this VF (kept across resets, like a port's).
+        var counters = TraceEvent.PFCounters()
+        /// Data-path log lines written (capped).
+        var dataNotes = 0
         /// Queue vectors owed an interrupt (raised once the driver re-enables them).
         var pendingVectors = Set<Int>()
         init(state: VFState, mailbox: Mailbox) { self.state = state; self.mailbox = mailbox }
@@ -138,6 +161,25 @@ public final class PFEmulator {
                 u.state.linkUp = up
                 log("vf\(u.state.index): link \(up ? "up" : "down")")
                 if u.state.active { u.mailbox.post(u.state.linkEvent()) }
+                emitPF(u)
+            case .spoofCheck(let on):
+                u.state.policy.spoofCheck = on
+                log("vf\(u.state.index): spoofchk \(on ? "on" : "off")")
+                emitPF(u)
+            case .portVlan(let pvid):
+                u.state.policy.portVlan = pvid
+                log("vf\(u.state.index): port VLAN \(pvid == 0 ? "cleared" : String(pvid)); resetting the VF")
+                emitPF(u)
+                pfInitiatedReset(u)
+            case .trust(let on):
+                u.state.policy.trusted = on
+                log("vf\(u.state.index): trust \(on ? "on" : "off"); resetting the VF")
+                emitPF(u)
+                pfInitiatedReset(u)
+            case .stats:
+                let c = u.counters
+                log("vf\(u.state.index): stats tx \(c.tx) rx \(c.rx) drops " + c.drops.map { "\($0.name) \($0.count)" }.joined(separator: " "))
+                emitPF(u)
             default: u.faults.append(fault)
             }
         }
@@ -172,9 +214,9 @@ public final class PFEmulator {
                 handle(r, in: u)
                 if u.resetDoneAt != nil { break }
             }
-            if u.resetDoneAt == nil { completeTx(u) }
             u.mailbox.flush()
         }
+        serviceDataPath()
     }
 
     /// Milliseconds until the next timer, capped at `cap`.
@@ -208,9 +250,9 @@ public final class PFEmulator {
             return
         }
         let out = u.state.handle(op: r.op, message: r.message)
-        if r.op == VC.configVSIQueues || (r.op == VC.disableQueues && u.state.enabledTx == 0) { u.txHead.removeAll() }
         for n in out.notes { log("vf\(i): \(n)") }
         let status = out.messages.first(where: { $0.op == r.op })?.status
+        if status == VirtchnlStatus.success { queuesChanged(u, op: r.op, message: r.message) }
         log("vf\(i) <- \(VC.name(r.op)) [\(r.message.count) B]\(vidText(r)) -> " +
             (status.map(VirtchnlStatus.name) ?? "(no reply)") + (out.vlanMessage ? " pf=\(vlanText(u.state.sortedVlans))" : ""))
         if out.vlanMessage { emitPF(u) }
@@ -240,54 +282,10 @@ public final class PFEmulator {
         for m in messages { u.mailbox.post(m) }
     }
 
-    /// The Tx half of a datapath that drops everything: complete every descriptor the driver posted
-    /// (DESC_DONE in the EOP descriptor's qword 1) and raise the queue's vector. Without it iavf's
-    /// Tx watchdog fires 5 s after the first frame (IPv6 neighbour discovery) and resets the VF.
-    func completeTx(_ u: Unit) {
-        let s = u.state
-        guard s.enabledTx != 0 else { u.pendingVectors.removeAll(); return }
-        var vectors = Set<Int>()
-        for (q, ring) in s.txRings where s.enabledTx & (1 << UInt32(q)) != 0 && ring.count > 0 {
-            let tail = Int(transport.read32(vf: s.index, 0x0000 + 4 * q))
-            guard tail < ring.count else { continue }
-            var head = u.txHead[q] ?? 0
-            var guardCount = 0
-            while head != tail && guardCount < ring.count {
-                guardCount += 1
-                let at = ring.base + UInt64(head) * 16
-                guard let d = try? transport.dmaRead(at + 8, count: 8) else { break }
-                let qword1 = ByteReader(d).u64(0)
-                let isData = qword1 & 0xF == 0
-                let eop = (qword1 >> 4) & 0x1 != 0
-                if isData && eop {
-                    var w = ByteWriter(count: 8)
-                    w.u64(0, 0xF)       // DTYPE = DESC_DONE
-                    try? transport.dmaWrite(at + 8, w.bytes)
-                    u.txCompleted += 1
-                    if let v = s.txVector(queue: q) { vectors.insert(v) }
-                }
-                head = (head + 1) % ring.count
-            }
-            u.txHead[q] = head
-        }
-        u.pendingVectors.formUnion(vectors)
-        // DYN_CTLN1(v - 1): INTENA (bit 0) gates the interrupt; SWINT_TRIG (bit 2, iavf_force_wb)
-        // asks for one now and clears itself.
-        for e in s.irqMap where e.vectorID > 0 && Int(e.vectorID) < Int(s.policy.maxVectors) {
-            let v = Int(e.vectorID), reg = 0x3800 + 4 * (v - 1)
-            let ctl = transport.read32(vf: s.index, reg)
-            if ctl & 0x4 != 0 {
-                transport.write32(vf: s.index, reg, ctl & ~0x4)
-                u.pendingVectors.insert(v)
-            }
-            if u.pendingVectors.contains(v) && ctl & 0x1 != 0 && transport.raise(vf: s.index, vector: v) {
-                u.pendingVectors.remove(v)
-            }
-        }
-    }
-
     func beginReset(_ u: Unit, after ms: Int, why: String) {
         u.txHead.removeAll()
+        u.rxHead.removeAll()
+        u.pendingVectors.removeAll()
         u.mailbox.beginReset()
         u.delayed.removeAll()
         u.state.reset()
@@ -305,7 +303,7 @@ public final class PFEmulator {
     func emitPF(_ u: Unit) {
         guard let trace = options.trace else { return }
         seq += 1
-        let e = TraceEvent(seq: seq, tNs: Self.nowNs(), dev: name(vf: u.state.index), .pf(vids: u.state.sortedVlans))
+        let e = TraceEvent(seq: seq, tNs: Self.nowNs(), dev: name(vf: u.state.index), .pf(vids: u.state.sortedVlans, port: portState(u)))
         do {
             try trace.write(e)
             try trace.flush()

@@ -15,6 +15,12 @@ public struct PFPolicy: Sendable, Equatable {
     public var linkSpeedMbps: UInt32 = 25000
     /// ice's limit on MAC filters for an untrusted VF.
     public var maxMACs = 18
+    /// `ip link set PF vf N spoofchk on|off` (ice's default: on): a frame whose source MAC is
+    /// not the VF's is dropped on Tx.
+    public var spoofCheck = true
+    /// `ip link set PF vf N vlan PVID` (0: none): the PF tags the VF's Tx with PVID, accepts
+    /// only PVID on its Rx and strips it, so the VF sees untagged traffic.
+    public var portVlan: UInt16 = 0
 
     public init() {}
 
@@ -22,6 +28,23 @@ public struct PFPolicy: Sendable, Equatable {
     public var effectiveMaxFilters: Int { trusted ? 4096 : maxFilters }
     /// The V1 limit including the implicit VLAN 0 (ice counts it, so 7 non-zero VLANs fit).
     public var v1Limit: Int { trusted ? 4096 : 8 }
+}
+
+/// A descriptor ring the VF handed over in CONFIG_VSI_QUEUES.
+public struct QueueRing: Equatable, Sendable {
+    /// Guest-physical address of descriptor 0.
+    public var base: UInt64
+    /// Number of descriptors.
+    public var count: Int
+    /// Rx only: bytes per receive buffer (`databuffer_size`).
+    public var bufferSize: Int
+    /// Bytes per descriptor: 16 (Tx), 32 (Rx: 6.1 iavf always uses the 32-byte format).
+    public var descriptorSize: Int
+    public init(base: UInt64, count: Int, bufferSize: Int = 0, descriptorSize: Int) {
+        self.base = base; self.count = count; self.bufferSize = bufferSize; self.descriptorSize = descriptorSize
+    }
+    /// The bytes the ring occupies.
+    public var span: Range<UInt64> { base..<(base &+ UInt64(count * descriptorSize)) }
 }
 
 /// One message to the VF: a reply (same opcode as the request) or an event.
@@ -53,9 +76,12 @@ public final class VFState {
     public private(set) var enabledRx: UInt32 = 0
     public private(set) var enabledTx: UInt32 = 0
     public private(set) var irqMap: [IRQMapInfo.Entry] = []
-    /// Tx rings from CONFIG_VSI_QUEUES, by queue: base address and descriptor count.
-    public private(set) var txRings: [Int: (base: UInt64, count: Int)] = [:]
+    /// Tx and Rx rings from CONFIG_VSI_QUEUES, by queue.
+    public private(set) var txRings: [Int: QueueRing] = [:]
+    public private(set) var rxRings: [Int: QueueRing] = [:]
     public private(set) var strippingV2 = false
+    /// V1 stripping: ice turns it on with GET_VF_RESOURCES; (DIS|EN)ABLE_VLAN_STRIPPING toggle it.
+    public private(set) var strippingV1 = false
     public private(set) var insertionV2 = false
     public private(set) var promiscFlags: UInt16 = 0
     /// The PF's view of the port link (the test flips it with a fault).
@@ -96,7 +122,8 @@ public final class VFState {
         enabledRx = 0; enabledTx = 0
         irqMap.removeAll()
         txRings.removeAll()
-        strippingV2 = false; insertionV2 = false
+        rxRings.removeAll()
+        strippingV2 = false; insertionV2 = false; strippingV1 = false
         promiscFlags = 0
         counts.removeAll()
     }
@@ -147,6 +174,7 @@ public final class VFState {
             res.vsiID = vsiID
             res.mac = mac
             active = true
+            strippingV1 = grantedCaps & VFCap.vlan != 0
             reply(VirtchnlStatus.success, res.bytes)
             return out
         default:
@@ -194,8 +222,17 @@ public final class VFState {
                 }
             }
             queuesConfigured = true
-            for (i, p) in cfg.pairs.enumerated() where p.txRingLen > 0 && p.txRing != 0 {
-                txRings[i] = (p.txRing, Int(p.txRingLen))
+            for (i, p) in cfg.pairs.enumerated() {
+                if p.txRingLen > 0 && p.txRing != 0 {
+                    txRings[i] = QueueRing(base: p.txRing, count: Int(p.txRingLen), descriptorSize: 16)
+                } else {
+                    txRings[i] = nil
+                }
+                if p.rxRingLen > 0 && p.rxRing != 0 {
+                    rxRings[i] = QueueRing(base: p.rxRing, count: Int(p.rxRingLen), bufferSize: Int(p.rxBufSize), descriptorSize: 32)
+                } else {
+                    rxRings[i] = nil
+                }
             }
             reply(VirtchnlStatus.success)
 
@@ -292,6 +329,7 @@ public final class VFState {
 
         case VC.enableVlanStripping, VC.disableVlanStripping:
             guard vlanV1Granted else { param("\(VC.name(op)): VLAN (V1) not negotiated"); return out }
+            strippingV1 = op == VC.enableVlanStripping
             reply(VirtchnlStatus.success)
 
         case VC.enableVlanStrippingV2, VC.disableVlanStrippingV2, VC.enableVlanInsertionV2, VC.disableVlanInsertionV2:
@@ -342,6 +380,18 @@ public final class VFState {
     public func txVector(queue q: Int) -> Int? {
         irqMap.first { $0.vectorID != 0 && Int($0.txqMap) & (1 << q) != 0 }.map { Int($0.vectorID) }
     }
+
+    /// The MSI-X vector CONFIG_IRQ_MAP gave Rx queue `q` (nil: none).
+    public func rxVector(queue q: Int) -> Int? {
+        irqMap.first { $0.vectorID != 0 && Int($0.rxqMap) & (1 << q) != 0 }.map { Int($0.vectorID) }
+    }
+
+    /// Whether the PF strips a received VLAN tag into the descriptor (L2TAG1) for this VF.
+    public var rxStripping: Bool { vlanV2Granted ? strippingV2 : (vlanV1Granted ? strippingV1 : false) }
+
+    /// The MAC addresses the VF may send from and receives unicast on: its assigned address
+    /// and the ones it added (ADD_ETH_ADDR).
+    public func owns(mac a: ArraySlice<UInt8>) -> Bool { a.elementsEqual(mac) || macs.contains { a.elementsEqual($0) } }
 
     /// LINK_CHANGE in the layout the VF negotiated.
     public func linkEvent() -> PFMessage {

@@ -214,7 +214,7 @@ public final class TimelineBuilder {
         case .killVid(let k, let p, _): call("kill_vid \(k)", p, e, &w)
         case .close(let p, _): call("close", p, e, &w)
         case .upComplete(let p): call("up_complete", p, e, &w)
-        case .pf(let vids):
+        case .pf(let vids, _):
             feedPF(dev: e.dev, tNs: e.tNs, vids: vids)
             w.dev.instants.append(.init(kind: e.kind, seq: e.seq, tNs: e.tNs, text: EventText.describe(e)))
         case .mark, .settled, .lost, .caps:
@@ -308,7 +308,7 @@ public struct AnalyzedTrace: Sendable {
         if let pfLog {
             let pr = try TraceReader(path: pfLog)
             while let e = try pr.next() {
-                if case .pf(let vids) = e.body { builder.feedPF(dev: e.dev, tNs: e.tNs, vids: vids) }
+                if case .pf(let vids, _) = e.body { builder.feedPF(dev: e.dev, tNs: e.tNs, vids: vids) }
             }
         }
         for (kind, n) in reader.unknownKinds.sorted(by: { $0.key < $1.key }) {

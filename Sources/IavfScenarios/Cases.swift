@@ -92,13 +92,13 @@ public struct CaseContext {
     public func sleep(_ s: Double) { usleep(UInt32(s * 1e6)) }
 }
 
-/// The state and reset groups of iavf_vlan_state.sh, by name (written from the names and the
+/// The state, reset and ping groups of iavf_vlan_state.sh, by name (written from the names and the
 /// spec; no code of the selftest), max 8 VLANs per VF.
 public enum ScenarioCatalog {
     static let eight: [UInt16] = Array(100...107)
     static let five: [UInt16] = Array(100...104)
 
-    public static let all: [ScenarioCase] = state + reset
+    public static let all: [ScenarioCase] = state + reset + ping
 
     public static let state: [ScenarioCase] = [
         .init(name: "state: basic add/remove") { c in

@@ -20,6 +20,22 @@ public final class PFTraceFollower {
     private var partial = Data()
     private var line = 0
     private var sets: [String: Set<UInt16>] = [:]
+    private var ports: [String: PFPort] = [:]
+    private var events: [String: Int] = [:]
+
+    /// The `port` part of a PF's `pf` event: the `ip link set PF vf N` settings and the
+    /// switch's counters for the VF.
+    public struct PFPort: Equatable, Sendable {
+        public var pvid = 0
+        public var spoofchk = true
+        public var trusted = false
+        public var link = true
+        public var tx = 0, rx = 0
+        /// Drops by filter: vlan, spoof, link, bad_desc, no_buffer, no_route.
+        public var drops: [String: Int] = [:]
+        public init() {}
+        public func drop(_ name: String) -> Int { drops[name] ?? 0 }
+    }
 
     public init(path: String, knownDevices: @escaping () -> Set<String>) {
         self.path = path
@@ -34,6 +50,14 @@ public final class PFTraceFollower {
         try readNew()
         for n in names { if let s = sets[n] { return s } }
         return []
+    }
+
+    /// The last port state the PF reported for the VF (nil: its PF reports none) and the
+    /// number of `pf` events seen for it so far.
+    public func port(_ names: [String]) throws -> (port: PFPort?, events: Int) {
+        try readNew()
+        for n in names where events[n] != nil { return (ports[n], events[n] ?? 0) }
+        return (nil, 0)
     }
 
     private func readNew() throws {
@@ -76,6 +100,18 @@ public final class PFTraceFollower {
                 }
             }
             sets[dev] = Set(vids.compactMap { $0.first }.filter { $0 > 0 && $0 < 4096 }.map { UInt16($0) })
+            events[dev, default: 0] += 1
+            if let p = obj["port"] as? [String: Any] {
+                var port = PFPort()
+                port.pvid = p["pvid"] as? Int ?? 0
+                port.spoofchk = p["spoofchk"] as? Bool ?? true
+                port.trusted = p["trust"] as? Bool ?? false
+                port.link = p["link"] as? Bool ?? true
+                port.tx = p["tx"] as? Int ?? 0
+                port.rx = p["rx"] as? Int ?? 0
+                port.drops = (p["drops"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Int }
+                ports[dev] = port
+            }
         }
     }
 }

@@ -48,6 +48,7 @@ public struct SuiteRunner {
         let dmesg = dmesgCheck()
         report(dmesg)
         results.append(dmesg)
+        if let rtt = PingRecorder.shared.summary() { ktap.diagnostic("ping rtt: \(rtt)") }
         ktap.diagnostic("\(results.filter(\.passed).count)/\(results.count) passed")
         ktap.totals()
         return results

@@ -79,7 +79,8 @@ public final class Testbed {
     }
 
     /// Moves VF `i`'s netdev into namespace `ns` (created if missing) and brings it up there.
-    /// The move closes the device and unregisters its VLAN devices.
+    /// The move closes the device; its VLAN devices stay in the old namespace (8021q deletes
+    /// them only when the real device unregisters) and work again when it comes back.
     public func move(_ i: Int, to ns: String) throws {
         if !Shell.run(["ip", "netns", "list"]).output.split(separator: "\n").contains(where: { $0.split(separator: " ").first.map(String.init) == ns }) {
             try check(Shell.run(["ip", "netns", "add", ns]), "ip netns add \(ns)")
@@ -167,6 +168,22 @@ public final class Testbed {
     /// when the trace cannot tell (unreadable, not a PF trace, another device's).
     public func programmed(_ vf: VF) throws -> Set<UInt16> {
         try follower.programmed([vf.pci, "vf\(vf.index)"])
+    }
+
+    /// The PF's port state for the VF, fresh: asks the PF for a `stats` event and waits for it.
+    public func pfPort(_ vf: VF, timeout: Double = 5) throws -> PFTraceFollower.PFPort {
+        let names = [vf.pci, "vf\(vf.index)"]
+        let before = try follower.port(names).events
+        try pf("stats vf=\(vf.index)")
+        var port: PFTraceFollower.PFPort?
+        guard try waitFor(timeout, {
+            let now = try follower.port(names)
+            port = now.port
+            return now.events > before
+        }), let port else {
+            throw ScenarioError("the PF wrote no `pf` event with port counters for \(vf.label) within \(Int(timeout)) s (a PF without a data path?)")
+        }
+        return port
     }
 
     // MARK: waiting

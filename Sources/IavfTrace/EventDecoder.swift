@@ -88,6 +88,7 @@ struct EventDecoder {
         var op: VirtchnlOp?, vids: [VlanKey]?, retval: Int32?
         var filters: [TraceEvent.SnapshotFilter]?, count: Int64?, at: String?
         var reason: String?, text: String?, result: TraceEvent.MarkResult?, maxFilters: Int?
+        var port: TraceEvent.PFPortState?
 
         try s.object { s, key in
             guard let first = key.raw.first, !key.hasEscapes else { try s.skipValue(); return }
@@ -114,6 +115,7 @@ struct EventDecoder {
                 if key.equals("vids") { s.field = "vids"; vids = try vidList(&s); return }
             case UInt8(ascii: "p"):
                 if key.equals("phase") { s.field = "phase"; phase = try phaseValue(&s); return }
+                if key.equals("port") { s.field = "port"; if !s.isNull() { port = try portValue(&s) }; return }
             case UInt8(ascii: "r"):
                 if key.equals("ret") { s.field = "ret"; if !s.isNull() { ret = Int32(try s.int(in: -4095...4095)) }; return }
                 if key.equals("retval") { s.field = "retval"; retval = Int32(try s.int(in: Int64(Int32.min)...Int64(Int32.max))); return }
@@ -171,7 +173,7 @@ struct EventDecoder {
         case .settled: body = .settled(reason: reason)
         case .lost: body = .lost(count: try need(count, "count"))
         case .mark: body = .mark(text: try need(text, "text"), result: result)
-        case .pf: body = .pf(vids: try need(vids, "vids"))
+        case .pf: body = .pf(vids: try need(vids, "vids"), port: port)
         case .caps: body = .caps(maxFilters: maxFilters)
         case .unknown: body = .unknown(kind: kindName)
         }
@@ -246,6 +248,32 @@ struct EventDecoder {
     }
 
     /// `[[vid, tpid], ...]`
+    /// The emulated PF's `port` object of a `pf` event; unknown members are skipped.
+    private func portValue(_ s: inout JSONScanner) throws -> TraceEvent.PFPortState {
+        var p = TraceEvent.PFPortState()
+        func count(_ s: inout JSONScanner) throws -> Int { Int(try s.int(in: 0...Int64(Int32.max))) }
+        try s.object { s, key in
+            if key.equals("pvid") { p.pvid = UInt16(try s.int(in: 0...4095)) }
+            else if key.equals("spoofchk") { p.spoofchk = try s.bool() }
+            else if key.equals("trust") { p.trusted = try s.bool() }
+            else if key.equals("link") { p.linkUp = try s.bool() }
+            else if key.equals("tx") { p.counters.tx = try count(&s) }
+            else if key.equals("rx") { p.counters.rx = try count(&s) }
+            else if key.equals("drops") {
+                try s.object { s, k in
+                    if k.equals("vlan") { p.counters.vlan = try count(&s) }
+                    else if k.equals("spoof") { p.counters.spoof = try count(&s) }
+                    else if k.equals("link") { p.counters.link = try count(&s) }
+                    else if k.equals("bad_desc") { p.counters.badDescriptor = try count(&s) }
+                    else if k.equals("no_buffer") { p.counters.noBuffer = try count(&s) }
+                    else if k.equals("no_route") { p.counters.noRoute = try count(&s) }
+                    else { try s.skipValue() }
+                }
+            } else { try s.skipValue() }
+        }
+        return p
+    }
+
     private func vidList(_ s: inout JSONScanner) throws -> [VlanKey] {
         var out: [VlanKey] = []
         try s.array { s in

@@ -216,6 +216,12 @@ struct JSONScanner {
         return v
     }
 
+    mutating func bool() throws -> Bool {
+        if peek() == UInt8(ascii: "t") { try literal("true"); return true }
+        if peek() == UInt8(ascii: "f") { try literal("false"); return false }
+        throw fail("expected true or false")
+    }
+
     mutating func isNull() -> Bool {
         guard peek() == UInt8(ascii: "n") else { return false }
         try? literal("null")

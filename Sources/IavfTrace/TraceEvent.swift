@@ -28,6 +28,39 @@ public struct TraceEvent: Sendable, Equatable {
         case PASS, FAIL, SKIP
     }
 
+    /// What the emulated PF's switch does with one VF's traffic: the `ip link set PF vf N`
+    /// settings in force and the frames passed and dropped, by filter, since the PF started.
+    public struct PFPortState: Sendable, Equatable {
+        public var pvid: UInt16 = 0
+        public var spoofchk = true
+        public var trusted = false
+        public var linkUp = true
+        public var counters = PFCounters()
+        public init(pvid: UInt16 = 0, spoofchk: Bool = true, trusted: Bool = false, linkUp: Bool = true, counters: PFCounters = PFCounters()) {
+            self.pvid = pvid; self.spoofchk = spoofchk; self.trusted = trusted; self.linkUp = linkUp; self.counters = counters
+        }
+    }
+
+    /// Frames through the emulated PF's switch for one VF. Tx-side drops (spoof, VLAN on
+    /// the sender, link, bad Tx descriptor, no receiver) count on the sender; Rx-side drops
+    /// (VLAN on the receiver, link or queue down, no free Rx descriptor, bad Rx descriptor)
+    /// on the receiver.
+    public struct PFCounters: Sendable, Equatable {
+        /// Frames taken from the VF's Tx ring / written into its Rx ring.
+        public var tx = 0, rx = 0
+        public var vlan = 0, spoof = 0, link = 0, badDescriptor = 0, noBuffer = 0, noRoute = 0
+        public init() {}
+        public init(tx: Int = 0, rx: Int = 0, vlan: Int = 0, spoof: Int = 0, link: Int = 0, badDescriptor: Int = 0,
+                    noBuffer: Int = 0, noRoute: Int = 0) {
+            self.tx = tx; self.rx = rx; self.vlan = vlan; self.spoof = spoof; self.link = link
+            self.badDescriptor = badDescriptor; self.noBuffer = noBuffer; self.noRoute = noRoute
+        }
+        /// The drop counters by their trace names, in a fixed order.
+        public var drops: [(name: String, count: Int)] {
+            [("vlan", vlan), ("spoof", spoof), ("link", link), ("bad_desc", badDescriptor), ("no_buffer", noBuffer), ("no_route", noRoute)]
+        }
+    }
+
     /// A snapshot entry: a (vid, tpid) and a state name of either generation (a name of
     /// the other generation is a divergence, not bad input).
     public typealias SnapshotFilter = Filter
@@ -51,8 +84,9 @@ public struct TraceEvent: Sendable, Equatable {
         case settled(reason: String?)
         case lost(count: Int64)
         case mark(text: String, result: MarkResult?)
-        /// The emulated PF's programmed set for this VF.
-        case pf(vids: [VlanKey])
+        /// The emulated PF's programmed set for this VF, and (from PFs with a data path) the
+        /// port's settings and switch counters.
+        case pf(vids: [VlanKey], port: PFPortState? = nil)
         case caps(maxFilters: Int?)
         /// An `ev` this reader does not know (skipped by the checker).
         case unknown(kind: String)

@@ -122,7 +122,22 @@ public enum TraceEncoding {
         case .mark(let text, let result):
             b += #","text":"#.utf8; str(text, &b)
             if let result { b += #","result":"#.utf8; str(result.rawValue, &b) }
-        case .pf(let vids): b += #","vids":"#.utf8; keys(vids, &b)
+        case .pf(let vids, let port):
+            b += #","vids":"#.utf8; keys(vids, &b)
+            if let p = port {
+                b += #","port":{"pvid":"#.utf8; int(Int64(p.pvid), &b)
+                b += #","spoofchk":"#.utf8; b += (p.spoofchk ? "true" : "false").utf8
+                b += #","trust":"#.utf8; b += (p.trusted ? "true" : "false").utf8
+                b += #","link":"#.utf8; b += (p.linkUp ? "true" : "false").utf8
+                b += #","tx":"#.utf8; int(Int64(p.counters.tx), &b)
+                b += #","rx":"#.utf8; int(Int64(p.counters.rx), &b)
+                b += #","drops":{"#.utf8
+                for (i, d) in p.counters.drops.enumerated() {
+                    if i > 0 { b.append(UInt8(ascii: ",")) }
+                    str(d.name, &b); b.append(UInt8(ascii: ":")); int(Int64(d.count), &b)
+                }
+                b += "}}".utf8
+            }
         case .caps(let m): if let m { b += #","max_filters":"#.utf8; int(Int64(m), &b) }
         case .unknown: break
         }

@@ -173,7 +173,7 @@ struct MailboxTests {
         var pfSets: [[VlanKey]] = []
         while let e = try reader.next() {
             #expect(e.dev == "10000:00:00.0")
-            if case .pf(let vids) = e.body { pfSets.append(vids) }
+            if case .pf(let vids, _) = e.body { pfSets.append(vids) }
         }
         #expect(pfSets == [[], [VlanKey(vid: 100)], []])
     }

@@ -5,9 +5,11 @@ import Testing
 struct SuiteResultsTests {
     static let all = SuiteResults.expectedNames(only: nil)
 
-    @Test("the guest must run the whole catalogue: 35 cases and the dmesg check")
+    @Test("the guest must run the whole catalogue: 51 cases and the dmesg check")
     func catalogue() {
-        #expect(Self.all.count == 36)
+        #expect(Self.all.count == 52)
+        #expect(SuiteResults.expectedNames(only: "ping:").count == 17, "16 ping cases and the dmesg check")
+        #expect(Self.all.firstIndex { $0.hasPrefix("ping:") }! > Self.all.lastIndex { $0.hasPrefix("reset:") }!, "state, reset, ping")
         #expect(Self.all.last == SuiteRunner.dmesgCaseName)
         #expect(SuiteResults.expectedNames(only: "reset:").count == 13)
     }
@@ -15,9 +17,9 @@ struct SuiteResultsTests {
     @Test("defect 9: no case, or fewer than the catalogue, is a shortfall with the reason; all of them is none")
     func shortfall() {
         let none = SuiteResults.shortfall(ran: [], expected: Self.all)
-        #expect(none == "the guest ran no case (of 36)")
+        #expect(none == "the guest ran no case (of 52)")
         let some = SuiteResults.shortfall(ran: Array(Self.all.prefix(10)), expected: Self.all)
-        #expect(some?.hasPrefix("the guest ran 10 of 36 cases; missing '\(Self.all[10])'") == true, "\(some ?? "nil")")
+        #expect(some?.hasPrefix("the guest ran 10 of 52 cases; missing '\(Self.all[10])'") == true, "\(some ?? "nil")")
         #expect(SuiteResults.shortfall(ran: Self.all, expected: Self.all) == nil)
         // A case ran twice does not make up for one that never ran.
         #expect(SuiteResults.shortfall(ran: Array(Self.all.dropLast()) + [Self.all[0]], expected: Self.all) != nil)

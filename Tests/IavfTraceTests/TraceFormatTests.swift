@@ -47,7 +47,10 @@ let everyKind: [TraceEvent.Body] = [
     .snapshot(filters: [], count: 0, at: nil),
     .settled(reason: "quiet \"100 ms\"\n"), .settled(reason: nil),
     .lost(count: 12), .mark(text: "state: basic add/remove — ünïcode", result: .PASS), .mark(text: "open", result: nil),
-    .pf(vids: [VlanKey(vid: 100)]), .caps(maxFilters: 8), .caps(maxFilters: nil),
+    .pf(vids: [VlanKey(vid: 100)]),
+    .pf(vids: [], port: .init(pvid: 200, spoofchk: false, trusted: true, linkUp: false,
+                              counters: .init(tx: 5, rx: 4, vlan: 3, spoof: 2, link: 1, badDescriptor: 6, noBuffer: 7, noRoute: 8))),
+    .caps(maxFilters: 8), .caps(maxFilters: nil),
 ]
 
 @Suite("Trace reader and writer")

@@ -53,7 +53,7 @@ struct EmulatedPFVMTests {
     ip link set "$IF" up
     waitfor "ip link show $IF | grep -q LOWER_UP" 100 && fact LINK=LOWER_UP
     # the PF's programmed set is the last `pf` line for VF 0
-    pfset() { grep '"dev":"10000:00:00.0","ev":"pf"' "$SHARED/pf.jsonl" | tail -1 | sed 's/.*"vids":\(.*\)}/\1/'; }
+    pfset() { grep '"dev":"10000:00:00.0","ev":"pf"' "$SHARED/pf.jsonl" | tail -1 | sed 's/.*"vids":\([][0-9,]*\]\).*/\1/'; }
     ip link add link "$IF" name v100 type vlan id 100 && fact VLAN_ADD=ok
     waitfor '[ "$(pfset)" = "[[100,33024]]" ]' 50 && fact PF_AFTER_ADD=100
     ip link del v100 && fact VLAN_DEL=ok
@@ -208,6 +208,81 @@ struct EmulatedPFVMTests {
             (byRule.isEmpty ? "" : " [" + byRule.map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", ") + "]")
         print("checker in the guest [\(kernelName)] (add 200, down, up, del 200): \(verdict); " +
               (facts.first { $0.hasPrefix("WATCH_EXIT=") } ?? "WATCH_EXIT=?"))
+    }
+
+    /// Two VFs in two namespaces, VLAN 100 on both: pings cross the emulated PF's switch both ways;
+    /// VLAN 101 on one side only carries nothing, and the PF counts the drops.
+    static let pingScript = #"""
+    set -u
+    fact() { echo "$1"; }
+    waitfor() { n=0; while ! eval "$1"; do n=$((n+1)); [ $n -ge $2 ] && return 1; sleep 0.1; done; return 0; }
+    $IAVF_CHECK pf --trace "$SHARED/pf.jsonl" --ready /tmp/pf.ready --control /tmp/pf.ctl 2>"$SHARED/pf.log" &
+    PF=$!
+    waitfor '[ -e /tmp/pf.ready ]' 100
+    modprobe 8021q; modprobe iavf
+    D0=/sys/bus/pci/devices/10000:00:00.0; D1=/sys/bus/pci/devices/10000:00:01.0
+    waitfor "[ -d $D0/net ] && [ -d $D1/net ]" 100
+    A=$(ls $D0/net); B=$(ls $D1/net)
+    ip netns add a; ip netns add b
+    ip link set "$A" netns a; ip link set "$B" netns b
+    ip -n a link set "$A" up; ip -n b link set "$B" up
+    ip -n a link add link "$A" name a.100 type vlan id 100; ip -n b link add link "$B" name b.100 type vlan id 100
+    ip -n a link add link "$A" name a.101 type vlan id 101
+    ip -n a addr add 10.0.0.1/24 dev a.100; ip -n b addr add 10.0.0.2/24 dev b.100
+    ip -n a addr add 10.1.0.1/24 dev a.101
+    for d in a.100 a.101; do ip -n a link set $d up; done; ip -n b link set b.100 up
+    waitfor "ip -n a link show $A | grep -q LOWER_UP && ip -n b link show $B | grep -q LOWER_UP" 100 && fact LINKS=up
+    ip netns exec a busybox ping -c 1 -W 5 10.0.0.2 >/dev/null
+    ip netns exec a busybox ping -c 10 -i 0.2 -W 1 10.0.0.2 >"$SHARED/ping-ab.txt" && fact PING_AB=ok
+    ip netns exec b busybox ping -c 10 -i 0.2 -W 1 10.0.0.1 >"$SHARED/ping-ba.txt" && fact PING_BA=ok
+    ip netns exec a busybox ping -c 2 -W 1 10.1.0.2 >/dev/null 2>&1 && fact PING_101=answered || fact PING_101=silent
+    echo "stats" > /tmp/pf.ctl
+    waitfor 'grep -q "\"no_route\"" "$SHARED/pf.jsonl"' 20
+    sleep 0.5
+    kill -TERM $PF; wait $PF
+    exit 0
+    """#
+
+    @Test("ping between the two VFs on VLAN 100 through the emulated PF's switch (patched kernel)")
+    func pingBetweenVFs() throws {
+        try #require(PFVMTestEnvironment.ready,
+                     "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
+        let progress = VMProgress(enabled: true)
+        let kernel = try KernelStore(progress: progress).prepare(try KernelSpec.parse("patched"))
+        let module = try KernelModuleBuilder(sourceDirectory: PFVMTestEnvironment.packageRoot + "/pf-module", moduleName: "avfpf")
+            .build(release: kernel.release)
+        let shared = try TempDir("iavfpf-ping")
+        defer { shared.cleanup() }
+        var options = VirtualMachine.Options(kernel: "patched", command: ["sh", "-c", Self.pingScript])
+        options.timeout = 180
+        options.kernelArguments = ["memmap=2M$0x7e000000"]
+        options.insmodFiles = [module.path]
+        options.writableDirectories = [shared.path]
+        options.environment = [("SHARED", shared.path), ("IAVF_CHECK", try iavfCheckBinary())]
+        let outcome = try VirtualMachine(progress: progress).run(options)
+        let out = outcome.result.stdoutText
+        let facts = Set(out.split(separator: "\n").map(String.init))
+        let pfLog = (try? String(contentsOfFile: shared.file("pf.log"), encoding: .utf8)) ?? ""
+        let context = "guest stdout:\n\(out)\nPF log:\n\(pfLog.suffix(4000))"
+        #expect(facts.contains("LINKS=up"), "\(context)")
+        #expect(facts.contains("PING_AB=ok") && facts.contains("PING_BA=ok"), "\(context)")
+        #expect(facts.contains("PING_101=silent"), "VLAN 101 is programmed on one VF only\n\(context)")
+        var rtts: [Double] = []
+        for f in ["ping-ab.txt", "ping-ba.txt"] {
+            let text = (try? String(contentsOfFile: shared.file(f), encoding: .utf8)) ?? ""
+            rtts += text.split(separator: "\n").compactMap { l in l.range(of: "time=").flatMap { Double(l[$0.upperBound...].prefix { $0.isNumber || $0 == "." }) } }
+        }
+        #expect(rtts.count == 20, "\(context)")
+        rtts.sort()
+        if !rtts.isEmpty { print(String(format: "ping over VLAN 100 (TCG): %d replies, p50 %.2f ms, max %.2f ms", rtts.count, rtts[rtts.count / 2], rtts.last!)) }
+        // VF1's stats event: the frames for VLAN 101 were dropped by the VLAN filter of VF2.
+        let trace = (try? String(contentsOfFile: shared.file("pf.jsonl"), encoding: .utf8)) ?? ""
+        let vf1 = trace.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            .filter { $0["dev"] as? String == "10000:00:01.0" }.last
+        let port = vf1?["port"] as? [String: Any]
+        let drops = port?["drops"] as? [String: Any]
+        #expect((port?["rx"] as? Int ?? 0) >= 10, "\(port ?? [:])")
+        #expect((drops?["vlan"] as? Int ?? 0) >= 1, "\(port ?? [:])")
     }
 
     func iavfCheckBinary() throws -> String {

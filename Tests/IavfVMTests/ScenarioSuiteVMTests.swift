@@ -4,7 +4,7 @@ import Testing
 
 extension RealVMTests {
 /// `iavf-check suite run --kernel both` as a user runs it: both real drivers against the
-/// emulated PF, the 35 state/reset cases plus dmesg, the checker attached.
+/// emulated PF, the 51 state/reset/ping cases plus dmesg, the checker attached.
 @Suite("Scenario suite in real VMs", .serialized,
        .enabled(if: PFVMTestEnvironment.ready || VMTestEnvironment.isCI, PFVMTestEnvironment.reason))
 struct ScenarioSuiteVMTests {
@@ -44,7 +44,7 @@ struct ScenarioSuiteVMTests {
             let tables = (k["coverage"] as? [String: Any])?["tables"] as? [[String: Any]] ?? []
             #expect(tables.contains { ($0["rows_hit"] as? Int ?? 0) > 5 }, "\(k["kernel"] ?? ""): no model coverage in suite.json")
             #expect(((k["time"] as? [String: Any])?["cases"] as? Double ?? 0) > 0, "\(k["kernel"] ?? ""): no time breakdown")
-            #expect(cases(k).count == 36, "35 cases and the dmesg check")
+            #expect(cases(k).count == 52, "51 cases and the dmesg check")
             for c in cases(k) {
                 let rules = c["rules"] as? [String] ?? []
                 #expect(!rules.contains("state-divergence"), "\(k["kernel"] ?? "") \(c["name"] ?? ""): the model diverged from the real driver")
