@@ -62,7 +62,7 @@ struct ReplayBenchCommand: ParsableCommand {
                 written += 1
             }
             writer = try TraceWriter(path: path, header: sim.header)
-            while written < events, writeError == nil { Workload.cycle(&sim, limit: events - written) }
+            while written < events, writeError == nil { ReplayWorkload.cycle(&sim, limit: events - written) }
             try writer.close()
             if let writeError { throw writeError }
         }
@@ -94,7 +94,7 @@ struct ReplayBenchCommand: ParsableCommand {
         progress("checker alone, on events in memory")
         var cycle: [TraceEvent] = []
         var sim = SimulatedDriver(generation: generation) { cycle.append($0) }
-        Workload.cycle(&sim, limit: .max)
+        ReplayWorkload.cycle(&sim, limit: .max)
         let checker = Checker(header: sim.header)
         let period = Int64(cycle.count)
         var fed = 0
@@ -167,18 +167,3 @@ struct ReplayBenchCommand: ParsableCommand {
 }
 
 /// One period of the synthetic workload: five VLANs in, a down/up, a re-add, all out.
-enum Workload {
-    static func cycle(_ sim: inout SimulatedDriver, limit: Int) {
-        let vids: [UInt16] = [100, 101, 102, 103, 104]
-        for v in vids { sim.userAdd(v) }
-        sim.runUntilSettled()
-        sim.down()
-        sim.up()
-        sim.runUntilSettled()
-        sim.userKill(102)
-        sim.userAdd(102)
-        sim.runUntilSettled()
-        for v in vids { sim.userKill(v) }
-        sim.runUntilSettled()
-    }
-}
