@@ -267,13 +267,23 @@ public final class Checker {
         case .send(let op, let vids, _):
             var reordered = false
             if op.isVlanFilterOp {
+                // An ndo call in flight for a VLAN the message names: its list edit and the
+                // watchdog's choice of the message ran in either order under the list lock.
+                // Try the edit first; if that mispredicts the message, the message was chosen
+                // before it, and the edit applies at the call's exit as recorded.
+                let beforeEarly = d.ndoInFlight.isEmpty ? nil : (d.model, d.ndoInFlight)
                 if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
                 if let m = d.model {
                     ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
                     let predicted = m.predictedMessage(op)
                     if predicted != vids && !baselineSendExplained(op, vids, m, &d) {
-                        reordered = sendBeforeNdoCalls(e, op, vids, &d)
-                        if !reordered { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
+                        if let (m0, inFlight) = beforeEarly, let m0, m0.predictedMessage(op) == vids {
+                            d.model = m0
+                            d.ndoInFlight = inFlight
+                        } else {
+                            reordered = sendBeforeNdoCalls(e, op, vids, &d)
+                            if !reordered { sendDivergence(e, op, predicted: predicted, actual: vids, &d) }
+                        }
                     }
                 }
                 d.baselineMayPrecedeSend = false

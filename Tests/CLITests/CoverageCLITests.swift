@@ -40,10 +40,11 @@ struct CoverageCLITests {
         #expect(jcode == 0)
         let obj = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
         let traces = try #require(obj["traces"] as? [[String: Any]])
-        #expect(traces.count == 27)
+        let samples = try FileManager.default.contentsOfDirectory(atPath: "samples").filter { $0.hasSuffix(".jsonl") }.count
+        #expect(traces.count == samples)
         let tables = try #require((obj["coverage"] as? [String: Any])?["tables"] as? [[String: Any]])
         #expect(Set(tables.compactMap { $0["generation"] as? String }) == ["patched", "unpatched"])
-        #expect(tables.reduce(0) { $0 + ($1["traces"] as? Int ?? 0) } == 27)
+        #expect(tables.reduce(0) { $0 + ($1["traces"] as? Int ?? 0) } == samples)
 
         #expect(try iavfCheck(["coverage"]).0 == 2)
         #expect(try iavfCheck(["coverage", "samples/no-such.jsonl"]).0 == 2)

@@ -34,6 +34,11 @@ let recordedCorpus: [RecordedTrace] = [
     // right; the refused DEL is the patched design's note.
     .init(file: "recorded-patched-snapshot-ahead-of-send.jsonl", generation: .patched, verdict: .pass,
           rules: [.pfRefusedDelete: 1], causes: [], minSnapshots: 8),
+    // A locally built, unmodified 6.1.192 iavf, `add 102; pf-reset; del 102`: the reset's
+    // re-ADD of 102 was chosen while kill_vid of 102 was in flight and is recorded inside
+    // the call; the kill then turned ADDING into REMOVE. Both orders are the driver's.
+    .init(file: "recorded-patched-add-sent-inside-kill.jsonl", generation: .patched, verdict: .pass,
+          rules: [:], causes: [], minSnapshots: 10),
 ]
 
 @Suite("Differential corpus: traces of the real drivers")

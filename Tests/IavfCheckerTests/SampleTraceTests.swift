@@ -57,6 +57,14 @@ let sampleExpectations: [SampleExpectation] = [
     // at add_vid) shows VLAN 101 ADDING before the watchdog's ADD_VLAN_V2 record. The checker
     // once called this a state-divergence; the real driver is right.
     .init(file: "recorded-patched-snapshot-ahead-of-send.jsonl", verdict: .pass, rules: [.pfRefusedDelete: 1]),
+    // A reset's re-ADD of VLAN 102 chosen by the watchdog while kill_vid of 102 was in flight:
+    // the send, recorded inside the call, precedes the call's list edit (the old checker
+    // called it a state-divergence and a premature free: 1 of 20 replays of S3).
+    .init(file: "recorded-patched-add-sent-inside-kill.jsonl", verdict: .pass, rules: [:]),
+    // The S3 fix on the S3 window: the deleted filter is freed at the caps reply. Against the
+    // built-in patched model that is a divergence (the model re-adds it); see the test with
+    // fixes/s3-caps-reply/s3-fix.model.
+    .init(file: "s3-fix-delete-during-reset.jsonl", verdict: .fail, rules: [.stateDivergence: 1]),
     .init(file: "inconclusive-lost.jsonl", verdict: .inconclusive, rules: [:]),
     .init(file: "inconclusive-open-call.jsonl", verdict: .inconclusive, rules: [:]),
 ]
@@ -204,5 +212,21 @@ struct CheckerBehaviourTests {
         for i in 1...10 { c.feed(snap(Int64(i), [], count: 1)) }
         let r = c.finish()
         #expect(r.findings.count == 3 && r.totalFindings == 10 && r.verdict == .fail)
+    }
+}
+
+@Suite struct S3FixTraceTests {
+    @Test("the fixed driver on the S3 window passes under the fix's model delta and only there")
+    func fixModel() throws {
+        let model = packageRoot.appendingPathComponent("fixes/s3-caps-reply/s3-fix.model").path
+        let table = try ModelText.parse(String(contentsOfFile: model, encoding: .utf8), file: model)
+        let path = packageRoot.appendingPathComponent("samples/s3-fix-delete-during-reset.jsonl").path
+        let r = try CheckRun.check(path: path, table: table)
+        #expect(r.verdict == .pass, "\(r.findings.map(\.message))")
+        // The stock driver's S3 run stays a ghost filter under the fix's model: the delta
+        // describes the fix, it does not excuse the hole.
+        let stock = try CheckRun.check(path: packageRoot.appendingPathComponent("samples/recorded-patched-S3-delete-during-reset.jsonl").path,
+                                       table: table)
+        #expect(stock.findings.contains { $0.rule == .ghostFilter })
     }
 }

@@ -109,6 +109,8 @@ let sampleVerdicts: [(file: String, verdict: Verdict, rules: [Rule: Int], causes
     ("recorded-patched-S3-delete-during-reset.jsonl", .fail, [.ghostFilter: 1], [.S3]),
     ("recorded-unpatched-R4-rejected-delete.jsonl", .fail, [.prematureFree: 1, .untrackedHwFilter: 1], [.freedAtSend, .R4]),
     ("recorded-patched-snapshot-ahead-of-send.jsonl", .pass, [.pfRefusedDelete: 1], []),
+    ("recorded-patched-add-sent-inside-kill.jsonl", .pass, [:], []),
+    ("s3-fix-delete-during-reset.jsonl", .fail, [.stateDivergence: 1], []),
     ("inconclusive-lost.jsonl", .inconclusive, [:], []),
     ("inconclusive-open-call.jsonl", .inconclusive, [:], []),
 ]

@@ -191,7 +191,8 @@ struct HostPipelineTests {
     @Test("bench pipeline: every record of every run is received or counted lost, drains are complete")
     func pipelineBenchAccounts() throws {
         try Privilege.requireRoot()
-        let r = try PipelineBench.run(events: 50_000, burst: 64, rounds: 3, ringBufferBytes: 1 << 22)
+        // A loaded machine (CI beside VMs) paces the producer slowly: room enough to finish.
+        let r = try PipelineBench.run(events: 50_000, burst: 64, rounds: 3, ringBufferBytes: 1 << 22, timeoutSeconds: 300)
         #expect(r.rounds == 3 && r.c_drain_rounds.count == 3 && r.swift_drain_rounds.count == 3)
         #expect(r.drain_events > 30_000)
         #expect(r.c_drain_rounds.allSatisfy { $0 > 0 } && r.swift_drain_rounds.allSatisfy { $0 > 0 })
