@@ -74,7 +74,7 @@ public struct TimeBreakdown: Sendable, Codable, Equatable {
 
     public var text: String {
         func f(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "?" }
-        var s = "time: prepare \(f(prepare)) s, boot \(f(boot)) s, PF and drivers \(f(pfAndDrivers)) s, set-up \(f(setup)) s, cases \(f(cases)) s, rest \(f(rest)) s"
+        var s = "time: prepare \(f(prepare)) s, boot \(f(boot)) s, PF and drivers \(f(pfAndDrivers)) s, set-up and resets between cases \(f(setup)) s, cases \(f(cases)) s, rest \(f(rest)) s"
         if !slowest.isEmpty { s += "; slowest: " + slowest.map { "\($0.name) \(f($0.seconds)) s" }.joined(separator: ", ") }
         return s
     }

@@ -274,7 +274,7 @@ import Testing
         let b = TimeBreakdown(prepare: 2, boot: 6, pfAndDrivers: t.1 - t.0, job: t.2 - t.1, total: 220, cases: cases)
         #expect(b.cases == 180 && b.setup == 20 && b.pfAndDrivers == 3.5 && b.rest == 8.5)
         #expect(b.slowest.map(\.name) == ["a", "b"])
-        #expect(b.text.contains("cases 180.0 s") && b.text.contains("slowest: a 150.0 s"))
+        #expect(b.text.contains("resets between cases 20.0 s, cases 180.0 s") && b.text.contains("slowest: a 150.0 s"))
     }
 }
 
