@@ -241,6 +241,7 @@ public final class Checker {
             if phase == .enter { d.ndoInFlight[key] = (true, false); return }
             guard let ret else { return }
             let early = d.ndoInFlight.removeValue(forKey: key)?.applied == true
+            stepReplyLag(e, &d)
             noteNdo(e, &d)
             if ret == 0 {
                 d.intent.insert(key)
@@ -260,6 +261,7 @@ public final class Checker {
                 d.stuckReported.remove(key)
                 d.ndoInFlight[key] = (false, false)
             } else {
+                stepReplyLag(e, &d)
                 noteNdo(e, &d)
                 stepModel(e, &d, appliedEarly: d.ndoInFlight.removeValue(forKey: key)?.applied == true)
             }
@@ -301,6 +303,7 @@ public final class Checker {
             keepOtherOrder(e, &d)
             let rejectedAdd = op == .addVlanV2 && retval != 0
             let before = rejectedAdd ? d.currentList : nil
+            d.replyLag = op.isVlanFilterOp ? d.model : nil
             stepModel(e, &d)
             noteWorkqueue(&d)
             if op.isVlanDel {
@@ -378,6 +381,12 @@ public final class Checker {
                     _ = d.model!.takeFreed()
                 }
             }
+            if let lag = d.replyLag {
+                d.replyLag = nil
+                // The walk ran before the last reply's list edit (the reply's record came
+                // first): nothing to judge yet; the next snapshot shows the edit.
+                if !d.model!.matches(filters) && lag.matches(filters) { return }
+            }
             if d.model!.matches(filters) {
                 checkLostFilters(e, filters, &d)
             } else {
@@ -385,6 +394,7 @@ public final class Checker {
             }
 
         case .settled:
+            d.replyLag = nil
             // Every record the walks could have been ahead of is in by now.
             expirePending(upTo: d.pending.count, e, &d)
             d.baselineMayPrecedeSend = false
@@ -484,6 +494,14 @@ public final class Checker {
             return true
         }
         return false
+    }
+
+    /// An ndo exit after a VLAN reply: applied to the order in which the reply's edit lags too.
+    private func stepReplyLag(_ e: TraceEvent, _ d: inout DeviceState) {
+        guard var m = d.replyLag else { return }
+        Self.modelStep(e, &m)
+        _ = m.takeFreed()
+        d.replyLag = m
     }
 
     /// Applies in-flight ndo calls for these keys now (their exit will not apply them again).

@@ -172,6 +172,10 @@ struct DeviceState {
     /// A completion recorded while an ndo call was under way may have run before or after
     /// the ndo's list edit: the model with the edit first, kept until the next snapshot
     /// says which order it was, and the keys it applied early.
+    /// The model before the latest VLAN reply, with the ndo calls recorded since: the reply's
+    /// record (at the completion's entry) can precede its list edit past a whole ndo call, so the
+    /// next snapshot may not show it yet.
+    var replyLag: ReferenceModel?
     var otherOrder: (model: ReferenceModel, early: [VlanKey])?
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
