@@ -112,7 +112,7 @@ public struct StressCampaign {
         /// Shrink for this signature prefix (default: `StressLab.preferredTarget`).
         public var target: String?
         /// A given sequence (`--replay`): run it `tries` times and report each violation's
-        /// rate instead of shrinking it.
+        /// rate, then shrink as for a drawn one (`shrinkAttempts` 0: no shrinking).
         public var replay = false
         public init() {}
     }
@@ -187,13 +187,10 @@ public struct StressCampaign {
             var counts: [String: Int] = [:]
             for r in runs { for sig in Set(r.violations.map(StressLab.signature)) { counts[sig, default: 0] += 1 } }
             report.reproduced = counts
-            report.seconds = Date().timeIntervalSince(t0)
-            report.coverage = coverage
-            return report
         }
 
-        let chosen = settings.target.map { t in first.violations.first { StressLab.signature($0).hasPrefix(t) } }
-            ?? StressLab.preferredTarget(first.violations)
+        let chosen = settings.target.map { t in shown.violations.first { StressLab.signature($0).hasPrefix(t) } }
+            ?? StressLab.preferredTarget(shown.violations)
         if let f = chosen {
             let target = StressLab.signature(f)
             report.target = target
@@ -210,7 +207,7 @@ public struct StressCampaign {
             // The ops after the one the finding was seen at cannot have caused it: try
             // without them first (one run instead of many of ddmin's).
             var start = ops
-            if let n = first.opOfFinding[f.seq], n < ops.count, settings.shrinkAttempts > 0,
+            if let n = shown.opOfFinding[f.seq], n < ops.count, settings.shrinkAttempts > 0,
                try reproduces(Array(ops.prefix(n))) {
                 start = Array(ops.prefix(n))
                 log("cut after op \(n): \(n) ops")

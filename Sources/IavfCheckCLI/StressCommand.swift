@@ -24,7 +24,7 @@ struct StressCommand: ParsableCommand {
           wait MS               let queued work go out (or not)
         With --replay, the sequence runs --tries times and each violation is reported as a \
         rate (ghost-filter(S3) in 7/20): a race reproduces at a rate, a fix should bring it \
-        to 0/N.
+        to 0/N (add --shrink-attempts 0 when the sequence is already minimal).
 
         After the last op it waits for the driver to settle, then asks the checker. A \
         violation is shrunk: ops are dropped while the same rule (and cause) still fires, \
