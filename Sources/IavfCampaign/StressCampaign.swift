@@ -50,6 +50,31 @@ public struct StressReport: JSONDocument, Sendable, Equatable {
     /// (a race reproduces at a rate, not always).
     public var replayRuns: Int?
     public var reproduced: [String: Int]?
+    /// A `--search` campaign: how many sequences it drew and when the finding came.
+    public var search: Search?
+
+    /// `--search SECONDS`: sequences drawn one after another until the target (else any
+    /// violation) shows up or the budget is spent.
+    public struct Search: Codable, Sendable, Equatable {
+        public var mode: StressMode
+        public var budgetSeconds: Double
+        public var sequences: Int
+        /// From the search's start in the guest (boot and set-up not counted) to the end of
+        /// the attempt that first showed the finding; nil: not found within the budget.
+        public var firstFindingSeconds: Double?
+        public var finding: String?
+        /// Every violation signature of the search, with the number of sequences it fired in.
+        public var violations: [String: Int]
+        public init(mode: StressMode, budgetSeconds: Double, sequences: Int, firstFindingSeconds: Double?, finding: String?,
+                    violations: [String: Int] = [:]) {
+            self.violations = violations
+            self.mode = mode
+            self.budgetSeconds = budgetSeconds
+            self.sequences = sequences
+            self.firstFindingSeconds = firstFindingSeconds
+            self.finding = finding
+        }
+    }
 
     public init(kernel: String, generation: String, seed: UInt64?, ops: [String], outcomes: [String], verdict: Verdict,
                 settled: Bool, findings: [Entry], target: String?, minimal: [String]?, shrinkRuns: Int, confirmed: Int?,
@@ -95,6 +120,12 @@ public struct StressReport: JSONDocument, Sendable, Equatable {
             s += "  replayed \(n) times: " + ((reproduced ?? [:]).isEmpty ? "no violation in any run"
                 : (reproduced ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key) in \($0.value)/\(n)" }.joined(separator: ", ")) + "\n"
         }
+        if let search {
+            s += "  search (\(search.mode.rawValue), \(Int(search.budgetSeconds)) s budget): \(search.sequences) sequence(s), "
+            s += search.firstFindingSeconds.map { "\(search.finding ?? "finding") after \(String(format: "%.0f", $0)) s" } ?? "target not found"
+            s += search.violations.isEmpty ? "\n" : "; violations by sequences: "
+                + search.violations.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + "\n"
+        }
         if let coverage { s += coverage.tables.map { "  " + ModelCoverage.headline($0) + " (every attempt)\n" }.joined() }
         return s
     }
@@ -114,6 +145,8 @@ public struct StressCampaign {
         /// A given sequence (`--replay`): run it `tries` times and report each violation's
         /// rate, then shrink as for a drawn one (`shrinkAttempts` 0: no shrinking).
         public var replay = false
+        /// `--search SECONDS`: draw sequence after sequence until the target shows up.
+        public var searchSeconds: Double?
         public init() {}
     }
 
@@ -152,14 +185,65 @@ public struct StressCampaign {
     /// Runs the campaign; `kernel`, `generation`, `seed` only label the report. The
     /// report's traces are the first attempt's and one reproducing run of the minimal one.
     public func run(_ ops: [StressOp], kernel: String, generation: String, seed: UInt64?) throws -> StressReport {
+        try run(ops, kernel: kernel, generation: generation, seed: seed, first: nil, since: Date(), coverage: nil)
+    }
+
+    /// Whether an attempt shows what the campaign looks for: the target, else any violation.
+    func shows(_ o: Outcome) -> Bool {
+        guard let t = settings.target else { return !o.violations.isEmpty }
+        return o.violations.contains { StressLab.signature($0).hasPrefix(t) }
+    }
+
+    /// A `--search`: sequence k of the seed is `draw(k, rows not hit yet)`; they run one after
+    /// another until one shows the target (then it is shrunk as a drawn one is) or the budget
+    /// is spent (the last sequence is reported).
+    public func search(seed: UInt64, mode: StressMode, kernel: String, generation: String,
+                       draw: (_ k: Int, _ unhit: [StressRowTarget]) -> [StressOp]) throws -> StressReport {
         let t0 = Date()
+        let budget = settings.searchSeconds ?? 0
         var coverage: ModelCoverage?
+        var k = 0
+        var found: Double?
+        var ops: [StressOp]
+        var outcome: Outcome
+        // Not what was searched for, but not to be lost: the first sequence with a violation
+        // stands for the search when the target never shows, and every signature is counted.
+        var firstViolating: ([StressOp], Outcome)?
+        var seen: [String: Int] = [:]
+        repeat {
+            ops = draw(k, coverage.map { Self.unhit($0, generation: generation) } ?? [])
+            outcome = try attempt(ops)
+            if let c = outcome.coverage { coverage = coverage.map { $0.merged(with: c) } ?? c }
+            for sig in Set(outcome.violations.map(StressLab.signature)) { seen[sig, default: 0] += 1 }
+            if firstViolating == nil && !outcome.violations.isEmpty { firstViolating = (ops, outcome) }
+            k += 1
+            if shows(outcome) { found = Date().timeIntervalSince(t0) }
+            log("sequence \(k): \(outcome.violations.count) violation(s), \(Int(Date().timeIntervalSince(t0))) s of \(Int(budget)) s"
+                + (found != nil ? ": found" : ""))
+        } while found == nil && Date().timeIntervalSince(t0) < budget
+        if found == nil, let (o, v) = firstViolating { ops = o; outcome = v }
+        var report = try run(ops, kernel: kernel, generation: generation, seed: seed, first: outcome, since: t0, coverage: coverage)
+        report.search = .init(mode: mode, budgetSeconds: budget, sequences: k, firstFindingSeconds: found,
+                              finding: found == nil ? nil : (settings.target ?? outcome.violations.first.map(StressLab.signature)),
+                              violations: seen)
+        return report
+    }
+
+    /// The rows of `generation`'s table no attempt has driven yet (and a trace event can drive).
+    public static func unhit(_ c: ModelCoverage, generation: String) -> [StressRowTarget] {
+        c.tables.filter { $0.generation == generation }.flatMap(\.rows)
+            .filter { $0.hits == 0 && $0.drivenByTrace }.map { StressRowTarget(from: $0.from, event: $0.event) }
+    }
+
+    private func run(_ ops: [StressOp], kernel: String, generation: String, seed: UInt64?, first given: Outcome?,
+                     since t0: Date, coverage initial: ModelCoverage?) throws -> StressReport {
+        var coverage = initial
         let attempt: ([StressOp]) throws -> Outcome = { ops in
             let o = try self.attempt(ops)
             if let c = o.coverage { coverage = coverage.map { $0.merged(with: c) } ?? c }
             return o
         }
-        let first = try attempt(ops)
+        let first = try given ?? attempt(ops)
         log("run 1: \(first.violations.count) violation(s)\(first.lost ? ", events lost" : "")")
         var runs = [first]
         if settings.replay {

@@ -1,6 +1,8 @@
 import Foundation
 import IavfSystem
 import IavfVM
+import IavfModel
+import IavfScenarios
 
 /// `stress` on the host: for each kernel a guest with the emulated PF running `iavf-check
 /// stress guest`, its progress log followed live, and its stress.json read back.
@@ -98,11 +100,62 @@ public struct StressSummary: Sendable, JSONDocument, Equatable {
     public var seeds: SeedRange?
     public var shard: Shard?
     public var results: [StressHost.KernelResult]
+    /// `searchFigures` when the campaigns were searches.
+    public var search: [SearchFigures]?
 
     public init(seeds: SeedRange?, shard: Shard?, results: [StressHost.KernelResult]) {
         self.seeds = seeds
         self.shard = shard
         self.results = results
+        let figures = searchFigures
+        search = figures.isEmpty ? nil : figures
     }
 
+    /// What a `--seeds A-B --search S` run says per kernel: in how many seeds the search found
+    /// its target, the median time to it, and the model rows all seeds' attempts hit together.
+    public struct SearchFigures: Codable, Sendable, Equatable {
+        public var kernel: String
+        public var mode: StressMode
+        public var budgetSeconds: Double
+        public var seeds: Int
+        public var found: Int
+        /// Median over the seeds of the time to the first finding, a seed that found nothing
+        /// counting as longer than any; nil when that middle seed found nothing.
+        public var medianSeconds: Double?
+        public var secondsBySeed: [String: Double?]
+        public var rowsHit: Int?
+        public var rowsTotal: Int?
+    }
+
+    public var searchFigures: [SearchFigures] {
+        var order: [String] = []
+        var byKernel: [String: [StressReport]] = [:]
+        for r in results where r.report.search != nil {
+            if byKernel[r.kernel] == nil { order.append(r.kernel) }
+            byKernel[r.kernel, default: []].append(r.report)
+        }
+        return order.map { k in
+            let reports = byKernel[k]!
+            let times = reports.map { $0.search?.firstFindingSeconds ?? .infinity }.sorted()
+            let mid = times.isEmpty ? Double.infinity
+                : times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+            let cov = reports.compactMap(\.coverage).reduce(nil as ModelCoverage?) { acc, c in acc.map { $0.merged(with: c) } ?? c }
+            let table = cov?.tables.first { $0.generation == reports[0].generation }
+            var bySeed: [String: Double?] = [:]
+            for r in reports { bySeed[r.seed.map(String.init) ?? "?"] = r.search?.firstFindingSeconds }
+            return SearchFigures(kernel: k, mode: reports[0].search!.mode, budgetSeconds: reports[0].search!.budgetSeconds,
+                                 seeds: reports.count, found: reports.filter { $0.search?.firstFindingSeconds != nil }.count,
+                                 medianSeconds: mid.isFinite ? mid : nil, secondsBySeed: bySeed,
+                                 rowsHit: table?.rowsHit, rowsTotal: table?.rowsTotal)
+        }
+    }
+
+    /// One line per kernel of `searchFigures`.
+    public var searchText: String {
+        searchFigures.map { f in
+            "search \(f.kernel) (\(f.mode.rawValue), \(Int(f.budgetSeconds)) s per seed): found in \(f.found)/\(f.seeds) seeds, median time to it "
+                + (f.medianSeconds.map { String(format: "%.0f s", $0) } ?? "> \(Int(f.budgetSeconds)) s (not found in half the seeds)")
+                + (f.rowsHit.map { ", model rows hit \($0)/\(f.rowsTotal ?? 0)" } ?? "") + "\n"
+        }.joined()
+    }
 }

@@ -66,8 +66,11 @@ struct StressOptions: ParsableArguments {
     @Option(help: "Runs of the minimal sequence to say how reliably it reproduces.")
     var confirm: Int = 3
 
-    @Option(help: "How ops are drawn: uniform (every kind by weight), swarm (a per-seed subset of kinds) or guided (swarm, plus VLAN work timed right after resets, downs and deletes).")
+    @Option(help: "How ops are drawn: uniform (every kind by weight), swarm (a per-seed subset of kinds), guided (swarm, plus VLAN work timed right after resets, downs and deletes) or coverage (guided, plus the op pairs that drive the model rows no attempt of the campaign has hit yet; with --search each sequence aims at what the previous ones missed).")
     var mode: StressMode = .uniform
+
+    @Option(help: ArgumentHelp("Search: draw sequence after sequence from the seed (each a fresh attempt) until the --target (else any violation) shows up or SECONDS of guest time are spent; reports the time to the first finding. With --mode coverage each next sequence aims at the model rows the previous ones left unhit.", valueName: "SECONDS"))
+    var search: Double?
 
     @Option(help: "Op kinds never to draw, comma-separated (e.g. reject-add when its known finding dominates).")
     var without: String?
@@ -84,6 +87,10 @@ struct StressOptions: ParsableArguments {
         guard shrinkAttempts >= 0 else { throw ValidationError("--shrink-attempts must be >= 0") }
         guard (1...(replay == nil ? 10 : 100)).contains(tries) else { throw ValidationError("--tries must be 1...10 (1...100 with --replay)") }
         guard (0...20).contains(confirm) else { throw ValidationError("--confirm must be 0...20") }
+        if let search {
+            guard (1...86_400).contains(search) else { throw ValidationError("--search must be 1...86400 seconds") }
+            guard replay == nil else { throw ValidationError("--search draws its sequences; it does not take --replay") }
+        }
         if let replay { do { _ = try StressPlan.parse(replay) } catch { throw ValidationError("--replay: \(error)") } }
         let kinds = Set(StressPlan.weights.map(\.kind))
         if let bad = excluded.first(where: { !kinds.contains($0) }) {
@@ -99,6 +106,7 @@ struct StressOptions: ParsableArguments {
         if let target { a += ["--target", target] }
         if let without { a += ["--without", without] }
         if mode != .uniform { a += ["--mode", mode.rawValue] }
+        if let search { a += ["--search", String(search)] }
         if let replay { a += ["--replay", replay] }
         // Validated on the host (load() exits 2 on bad input) before a guest boots.
         a += (try? model.guestArguments()) ?? []
@@ -112,6 +120,7 @@ struct StressOptions: ParsableArguments {
         c.confirm = confirm
         c.target = target
         c.replay = replay != nil
+        c.searchSeconds = search
         return c
     }
 }
@@ -170,8 +179,8 @@ struct StressRunCommand: ParsableCommand {
         host.seeds = seedList
         host.log = { FileHandleOutput.stderr($0 + "\n") }
         let reports = try host.run()
-        try StressSummary(seeds: range, shard: share, results: reports).encoded()
-            .write(to: URL(fileURLWithPath: out + "/stress-summary.json"))
+        let summary = StressSummary(seeds: range, shard: share, results: reports)
+        try summary.encoded().write(to: URL(fileURLWithPath: out + "/stress-summary.json"))
         switch format {
         case .json:
             let enc = JSONEncoder()
@@ -181,6 +190,7 @@ struct StressRunCommand: ParsableCommand {
             FileHandleOutput.stdout(JUnit.render(JUnit.suites(for: reports)))
         case .text:
             for r in reports { FileHandleOutput.stdout(r.report.text(kernelName: r.kernel, release: r.release)) }
+            FileHandleOutput.stdout(summary.searchText)
         }
         if reports.contains(where: { $0.report.verdict == .fail }) { throw CommandOutcome(ExitStatus.fail) }
         if reports.contains(where: { $0.report.verdict == .inconclusive }) { throw CommandOutcome(ExitStatus.inconclusive) }
@@ -228,9 +238,22 @@ struct StressGuestCommand: ParsableCommand {
         let campaign = StressCampaign(settings: stress.campaignSettings, attempt: lab.campaignAttempt, log: log)
         func one(seed: UInt64?, file: String) throws {
             let firstAttempt = lab.attempts + 1
+            let generation = lab.generation?.rawValue ?? "unknown"
+            if let seed, stress.search != nil {
+                log("seed \(seed): searching (\(stress.mode.rawValue)) for \(stress.target ?? "a violation")")
+                let report = try campaign.search(seed: seed, mode: stress.mode, kernel: kernelName, generation: generation) { k, unhit in
+                    let ops = StressPlan.generate(seed: StressPlan.searchSeed(seed, k), count: stress.ops, excluding: stress.excluded,
+                                                  mode: stress.mode, unhit: unhit)
+                    log("sequence \(k + 1)\(unhit.isEmpty ? "" : " (aiming at \(unhit.count) unhit rows)"): \(StressPlan.text(ops))")
+                    return ops
+                }
+                lab.pruneTraces(keeping: Set([report.trace] + (report.minimalTrace.map { [$0] } ?? [])), from: firstAttempt)
+                FileManager.default.createFile(atPath: "\(output)/\(file)", contents: try report.encoded())
+                return
+            }
             let ops = try stress.replay.map { try StressPlan.parse($0) } ?? StressPlan.generate(seed: seed!, count: stress.ops, excluding: stress.excluded, mode: stress.mode)
             log("\(seed.map { "seed \($0): " } ?? "replay: ")\(StressPlan.text(ops))")
-            let report = try campaign.run(ops, kernel: kernelName, generation: lab.generation?.rawValue ?? "unknown", seed: seed)
+            let report = try campaign.run(ops, kernel: kernelName, generation: generation, seed: seed)
             // Keep the first run's trace and one reproducing run of the minimal sequence.
             lab.pruneTraces(keeping: Set([report.trace] + (report.minimalTrace.map { [$0] } ?? [])), from: firstAttempt)
             FileManager.default.createFile(atPath: "\(output)/\(file)", contents: try report.encoded())

@@ -3,9 +3,18 @@ import Foundation
 import IavfModel
 
 /// How `stress` draws its ops: every kind by its weight (uniform), from a per-seed subset of
-/// kinds (swarm), or swarm plus ops timed into the windows races need (guided).
+/// kinds (swarm), swarm plus ops timed into the windows races need (guided), or guided plus
+/// op pairs that drive the model rows the campaign has not hit yet (coverage: with
+/// `--search`, each next sequence aims at what the previous ones left unhit).
 public enum StressMode: String, Sendable, CaseIterable, Codable {
-    case uniform, swarm, guided
+    case uniform, swarm, guided, coverage
+}
+
+/// A model row the coverage mode aims at: (From state, Event) as the table names them.
+public struct StressRowTarget: Sendable, Equatable, Hashable {
+    public var from: String
+    public var event: String
+    public init(from: String, event: String) { self.from = from; self.event = event }
 }
 
 /// One step of `iavf-check stress`: what a user, a namespace manager or the PF does to VF1.
@@ -91,11 +100,15 @@ public enum StressPlan {
     /// `count` ops drawn from `seed` with SplitMix64: the same seed gives the same ops everywhere.
     /// The generator keeps the VLANs its own adds should have made, so that most deletes
     /// name a VLAN that exists (three in four) and adds keep coming after the limit;
-    /// what really happens is not fed back: the ops depend on the seed alone.
+    /// what really happens is not fed back: the ops depend on the seed (and, in the coverage
+    /// mode, on the rows given as unhit) alone.
     /// `excluding`: op kinds (`reject-add`, `netns`, ...) never to draw, e.g. the trigger of a
     /// finding already known. The other kinds keep their relative weights.
-    public static func generate(seed: UInt64, count: Int, excluding: Set<String> = [], mode: StressMode = .uniform) -> [StressOp] {
+    /// `unhit`: for the coverage mode, the rows to aim at (none: it draws as guided does).
+    public static func generate(seed: UInt64, count: Int, excluding: Set<String> = [], mode: StressMode = .uniform,
+                                unhit: [StressRowTarget] = []) -> [StressOp] {
         var rng = SplitMix64(seed: seed)
+        let aims = unhit.filter { recipe(for: $0, vid: 100, excluding: excluding) != nil }
         var weights = Self.weights.filter { !excluding.contains($0.kind) }
         if mode != .uniform {
             // Swarm testing: this sequence draws from a random subset of the kinds (VLAN work
@@ -107,12 +120,28 @@ public enum StressPlan {
         var ops: [StressOp] = []
         var present: [UInt16] = []
         ops.reserveCapacity(count)
-        for _ in 0..<max(count, 0) {
+        while ops.count < max(count, 0) {
+            // Coverage: every other step, the ops that drive one unhit row (a VID that is
+            // present when the row starts from a filter the user has, else an absent one).
+            if mode == .coverage, !aims.isEmpty, rng.next() % 2 == 0 {
+                let aim = aims[Int(rng.next() % UInt64(aims.count))]
+                let needsPresent = aim.from != "(none)"
+                let absent = vids.filter { !present.contains($0) }
+                let pool = needsPresent && !present.isEmpty ? present : (absent.isEmpty ? vids : absent)
+                let v = pool[Int(rng.next() % UInt64(pool.count))]
+                for op in recipe(for: aim, vid: v, excluding: excluding, present: present.contains(v)) ?? [] where ops.count < count {
+                    ops.append(op)
+                    if case .add(let a) = op, !present.contains(a) { present.append(a) }
+                    if case .del(let d) = op { present.removeAll { $0 == d } }
+                    if op == .netns { present.removeAll() }
+                }
+                continue
+            }
             // Guided: right after a reset, an FLR, a link flap, a down or a namespace move,
             // delete (or add) a VLAN at once, while the driver is inside that window (the
             // caps reply of a reset re-queues the list: S3; a down overwrites a queued delete:
             // R1); right after a delete, sometimes reset or go down while the DEL is with the PF.
-            if mode == .guided, let last = ops.last, rng.next() % 2 == 0 {
+            if mode == .guided || mode == .coverage, let last = ops.last, rng.next() % 2 == 0 {
                 switch last {
                 case .pfReset, .flr, .linkFlap, .down, .netns:
                     if let v = present.isEmpty ? nil : present[Int(rng.next() % UInt64(present.count))] {
@@ -159,6 +188,67 @@ public enum StressPlan {
             }
         }
         return ops
+    }
+
+    /// The ops that drive `row` on VID `vid` (nil: no op sequence reaches it from a user's
+    /// seat, e.g. V1 completions against a V2 PF or the watchdog's "not allowed" rows). The
+    /// From state is set up by the op that leaves a filter there (ADD: just added; ADDING,
+    /// ACTIVE: added and given time to go out or be answered; REMOVE: just deleted;
+    /// REMOVING: deleted and given time to go out; DISABLE, INACTIVE: the unpatched down), then the event's op follows at once. A
+    /// caps reply (CfgResp) is the end of a reset, so the reset comes first and the set-up
+    /// lands inside it (S3: a delete during a reset). `present`: whether `vid` is already
+    /// there (an add of a present VID would fail in `ip`, not reach the driver).
+    public static func recipe(for row: StressRowTarget, vid v: UInt16, excluding: Set<String> = [],
+                              present: Bool = false) -> [StressOp]? {
+        let setup: [StressOp]
+        switch row.from {
+        case "(none)": setup = present ? [.del(v), .wait(ms: 200)] : []
+        case "ADD": setup = present ? [] : [.add(v)]
+        case "ADDING", "IS_NEW": setup = (present ? [] : [.add(v)]) + [.wait(ms: 5)]
+        case "ACTIVE": setup = (present ? [] : [.add(v)]) + [.wait(ms: 200)]
+        case "REMOVE": setup = (present ? [] : [.add(v), .wait(ms: 200)]) + [.del(v)]
+        case "REMOVING": setup = (present ? [] : [.add(v), .wait(ms: 200)]) + [.del(v), .wait(ms: 5)]
+        case "DISABLE": setup = (present ? [] : [.add(v), .wait(ms: 200)]) + [.down]
+        case "INACTIVE": setup = (present ? [] : [.add(v), .wait(ms: 200)]) + [.down, .wait(ms: 200)]
+        default: return nil
+        }
+        let e = row.event
+        let have: [StressOp] = present ? [] : [.add(v), .wait(ms: 200)]
+        let ops: [StressOp]
+        if e == "UserAdd" { ops = setup + [.add(v)] }
+        else if e == "UserKill" {
+            // A second kill needs the VLAN device back, which moves the filter on first.
+            guard row.from != "REMOVE" && row.from != "REMOVING" else { return nil }
+            ops = setup + [.del(v)]
+        }
+        else if e == "Down" { ops = setup + [.down, .up] }
+        else if e == "Open" || e == "Up" { ops = [.down] + setup + [.up] }
+        else if e == "CfgResp" {
+            switch row.from {
+            case "ADD": ops = (present ? [.del(v), .wait(ms: 200)] : []) + [.pfReset, .add(v)]
+            case "ADDING", "IS_NEW": ops = (present ? [.del(v), .wait(ms: 200)] : []) + [.add(v), .wait(ms: 5), .pfReset]
+            case "DISABLE", "INACTIVE": ops = setup + [.pfReset]
+            case "ACTIVE": ops = have + [.pfReset]
+            case "REMOVE": ops = have + [.pfReset, .del(v)]
+            case "REMOVING": ops = have + [.del(v), .wait(ms: 5), .pfReset]
+            default: return nil
+            }
+        }
+        else if e.hasPrefix("Cpl(ADD_VLAN_V2, err") { ops = [.rejectAdd] + setup + (row.from == "ADDING" ? [] : [.add(v)]) }
+        else if e.hasPrefix("Cpl(DEL_VLAN"), e.hasSuffix("err)") { ops = [.rejectDel] + setup + [.wait(ms: 50)] }
+        else if e.hasPrefix("Cpl(ADD_VLAN_V2") || e.hasPrefix("Cpl(DEL_VLAN") || e.hasPrefix("WdAdd") || e.hasPrefix("WdDel") {
+            ops = setup + [.wait(ms: 50)]
+        } else { return nil }
+        // A row whose ops need an excluded kind is out of reach for this campaign.
+        return ops.contains { excluding.contains($0.kind) } || ops.isEmpty ? nil : ops
+    }
+
+    /// The seed of a search's sequence `k`: the seed itself first (the plain run's sequence),
+    /// then a SplitMix64 stream from it.
+    public static func searchSeed(_ seed: UInt64, _ k: Int) -> UInt64 {
+        guard k > 0 else { return seed }
+        var r = SplitMix64(seed: seed &+ UInt64(k) &* 0x9E37_79B9_7F4A_7C15)
+        return r.next()
     }
 
     /// The kinds a mode kept for `seed` (swarm and guided draw from a subset).

@@ -174,6 +174,86 @@ import Testing
         #expect(r.text(kernelName: "patched", release: "x").contains("replayed 20 times: ghost-filter(S3) in 5/20"))
     }
 
+    static func coverage(hit: [(String, String)], of rows: [(String, String)]) -> ModelCoverage {
+        ModelCoverage(tables: [.init(generation: "patched", title: "t", traces: 1, rows: rows.enumerated().map { i, r in
+            .init(from: r.0, event: r.1, to: "ADD", effects: "", spec: "", line: i + 1,
+                  hits: hit.contains { $0 == r } ? 1 : 0)
+        }, rules: [])])
+    }
+
+    @Test("a search draws sequence after sequence, aims the next at the rows still unhit, and stops at the target")
+    func searchFindsTarget() throws {
+        let rows = [("(none)", "UserAdd"), ("REMOVE", "CfgResp"), ("ADD", "WdAdd, not allowed")]
+        var unhitSeen: [[StressRowTarget]] = []
+        var n = 0
+        var settings = StressCampaign.Settings()
+        settings.searchSeconds = 3600
+        settings.target = "ghost-filter(S3)"
+        settings.shrinkAttempts = 0
+        settings.confirm = 0
+        let r = try StressCampaign(settings: settings, attempt: { _ in
+            n += 1
+            // Sequence 2 has another violation (kept in the counts), sequence 3 the target.
+            let v = n == 2 ? [StressCampaignTests.finding(.lostFilter, nil, seq: 4)]
+                : n == 3 ? [StressCampaignTests.finding(.ghostFilter, .S3, seq: 9)] : []
+            return .init(violations: v, lost: false, settled: true, outcomes: [], trace: "/t/\(n)", opOfFinding: [:],
+                         coverage: Self.coverage(hit: n >= 3 ? rows : [rows[0]], of: rows))
+        }, log: { _ in }).search(seed: 5, mode: .coverage, kernel: "patched", generation: "patched") { k, unhit in
+            unhitSeen.append(unhit)
+            return [.add(UInt16(100 + k))]
+        }
+        #expect(n == 3 && r.search?.sequences == 3)
+        #expect(r.search?.firstFindingSeconds != nil && r.search?.finding == "ghost-filter(S3)")
+        #expect(r.search?.violations == ["lost-filter": 1, "ghost-filter(S3)": 1])
+        #expect(r.verdict == .fail && r.ops == ["add 102"] && r.trace == "/t/3")
+        // The first sequence has no coverage to aim by; the "not allowed" row is not driven by any event.
+        #expect(unhitSeen == [[], [StressRowTarget(from: "REMOVE", event: "CfgResp")], [StressRowTarget(from: "REMOVE", event: "CfgResp")]])
+        #expect(r.coverage?.tables.first?.rowsHit == 3)
+        #expect(r.text(kernelName: "patched", release: "x").contains("search (coverage, 3600 s budget): 3 sequence(s), ghost-filter(S3) after"))
+    }
+
+    @Test("a search that spends its budget without the target reports the first sequence with a violation, not a pass")
+    func searchBudgetSpent() throws {
+        var settings = StressCampaign.Settings()
+        settings.searchSeconds = 1
+        settings.target = "ghost-filter(S3)"
+        settings.shrinkAttempts = 0
+        settings.confirm = 0
+        var n = 0
+        let r = try StressCampaign(settings: settings, attempt: { _ in
+            n += 1
+            usleep(300_000)
+            return .init(violations: n == 1 ? [StressCampaignTests.finding(.lostFilter, nil, seq: 4)] : [], lost: false,
+                         settled: true, outcomes: [], trace: "/t/\(n)", opOfFinding: [:])
+        }, log: { _ in }).search(seed: 5, mode: .uniform, kernel: "patched", generation: "patched") { k, _ in [.wait(ms: k)] }
+        #expect(n >= 3 && n <= 6)
+        #expect(r.search?.firstFindingSeconds == nil && r.search?.finding == nil)
+        #expect(r.verdict == .fail && r.trace == "/t/1" && r.ops == ["wait 0"])
+        #expect(r.text(kernelName: "patched", release: "x").contains("target not found; violations by sequences: lost-filter 1"))
+    }
+
+    @Test("search figures: found seeds, the median time with a seed that found nothing counted as longest, the rows hit together")
+    func searchFigures() throws {
+        let rows = [("(none)", "UserAdd"), ("REMOVE", "CfgResp"), ("ADD", "UserKill")]
+        func report(_ seed: UInt64, _ t: Double?, hit: [(String, String)]) -> StressHost.KernelResult {
+            var r = StressReport(kernel: "patched", generation: "patched", seed: seed, ops: [], outcomes: [], verdict: t == nil ? .pass : .fail,
+                                 settled: true, findings: [], target: nil, minimal: nil, shrinkRuns: 0, confirmed: nil,
+                                 confirmRuns: nil, trace: "", minimalTrace: nil, seconds: 1)
+            r.search = .init(mode: .guided, budgetSeconds: 120, sequences: 2, firstFindingSeconds: t, finding: t == nil ? nil : "ghost-filter(S3)")
+            r.coverage = Self.coverage(hit: hit, of: rows)
+            return .init(kernel: "patched", release: "6.1", report: r)
+        }
+        let three = StressSummary(seeds: nil, shard: nil, results: [report(1, 40, hit: [rows[0]]), report(2, nil, hit: [rows[2]]),
+                                                                     report(3, 10, hit: [rows[0]])])
+        let f = try #require(three.search?.first)
+        #expect(f.found == 2 && f.seeds == 3 && f.medianSeconds == 40 && f.rowsHit == 2 && f.rowsTotal == 3)
+        #expect(three.searchText.contains("found in 2/3 seeds, median time to it 40 s, model rows hit 2/3"))
+        let mostlyNot = StressSummary(seeds: nil, shard: nil, results: [report(1, 40, hit: []), report(2, nil, hit: []), report(3, nil, hit: [])])
+        #expect(mostlyNot.search?.first?.medianSeconds == nil)
+        #expect(mostlyNot.searchText.contains("median time to it > 120 s"))
+        #expect(try StressSummary.decode(try three.encoded()) == three)
+    }
+
     @Test("no violation: pass, nothing shrunk; lost events without a violation: inconclusive")
     func passAndInconclusive() throws {
         let ops = try StressPlan.parse("add 100; del 100")

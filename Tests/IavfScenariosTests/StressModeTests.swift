@@ -1,3 +1,4 @@
+import IavfModel
 import IavfScenarios
 import Testing
 
@@ -45,5 +46,45 @@ import Testing
         }
         let u = rate(.uniform), g = rate(.guided)
         #expect(g > 2 * u, "uniform \(u)/2000, guided \(g)/2000")
+    }
+
+    @Test("coverage mode: without unhit rows it draws as guided; with them, each sequence carries the rows' op pairs")
+    func coverageMode() {
+        for seed in UInt64(1)...50 {
+            #expect(StressPlan.generate(seed: seed, count: 30, mode: .coverage) == StressPlan.generate(seed: seed, count: 30, mode: .guided))
+        }
+        let s3 = [StressRowTarget(from: "REMOVE", event: "CfgResp")]
+        let aimed = (UInt64(1)...200).filter { Self.hasResetThenDelete(StressPlan.generate(seed: $0, count: 30, mode: .coverage, unhit: s3)) }.count
+        let guided = (UInt64(1)...200).filter { Self.hasResetThenDelete(StressPlan.generate(seed: $0, count: 30, mode: .guided)) }.count
+        #expect(aimed >= 190 && aimed > guided, "coverage \(aimed)/200, guided \(guided)/200")
+        // A row no user op reaches is not aimed at, and the draw stays guided.
+        let v1 = [StressRowTarget(from: "ADDING", event: "Cpl(ADD_VLAN, 0)")]
+        #expect(StressPlan.generate(seed: 9, count: 30, mode: .coverage, unhit: v1) == StressPlan.generate(seed: 9, count: 30, mode: .guided))
+    }
+
+    @Test("every row of both built-in tables gets ops that print and parse back, or none (V1 completions, second kills)")
+    func recipes() throws {
+        for g in [Generation.unpatched, .patched] {
+            var reached = 0
+            for row in ReferenceModel(generation: g, vlanMode: .v2, maxFilters: 8).coverageRows() {
+                do {
+                    let target = StressRowTarget(from: row.from, event: row.event)
+                    guard let ops = StressPlan.recipe(for: target, vid: 101) else { continue }
+                    reached += 1
+                    #expect(!ops.isEmpty)
+                    #expect(try StressPlan.parse(StressPlan.text(ops)) == ops)
+                    #expect(StressPlan.recipe(for: target, vid: 101, excluding: Set(ops.map(\.kind))) == nil)
+                }
+            }
+            #expect(reached > 25, "\(g): \(reached) rows reached")
+        }
+        #expect(StressPlan.recipe(for: .init(from: "REMOVE", event: "CfgResp"), vid: 103, present: true) == [.pfReset, .del(103)])
+        #expect(StressPlan.recipe(for: .init(from: "ADDING", event: "Cpl(ADD_VLAN, 0)"), vid: 103) == nil)
+    }
+
+    @Test("a search's sequence seeds: the seed itself first, then distinct ones")
+    func searchSeeds() {
+        #expect(StressPlan.searchSeed(21, 0) == 21)
+        #expect(Set((0..<100).map { StressPlan.searchSeed(21, $0) }).count == 100)
     }
 }
