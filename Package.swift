@@ -103,7 +103,7 @@ let package = Package(
                     path: "Tests/IavfRecorderTests"),
         .testTarget(name: "IavfPFTests", dependencies: ["IavfPF", "IavfTrace", "IavfModel", "IavfFuzzing"], path: "Tests/IavfPFTests"),
         .testTarget(name: "IavfScenariosTests", dependencies: ["IavfScenarios", "IavfKTAP"], path: "Tests/IavfScenariosTests"),
-        .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfBench", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem"],
+        .testTarget(name: "IavfCampaignTests", dependencies: ["IavfCampaign", "IavfBench", "IavfScenarios", "IavfChecker", "IavfModel", "IavfKTAP", "IavfSystem", "IavfVM"],
                     path: "Tests/IavfCampaignTests"),
         .testTarget(name: "IavfBenchTests", dependencies: ["IavfBench", "IavfTrace", "IavfModel"], path: "Tests/IavfBenchTests"),
         .testTarget(name: "IavfReportTests", dependencies: ["IavfReport", "IavfCampaign", "IavfScenarios", "IavfChecker", "IavfTrace", "IavfModel", "iavf-check"],

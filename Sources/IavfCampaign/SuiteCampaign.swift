@@ -23,6 +23,11 @@ public struct SuiteCampaign {
     public var only: String?
     /// Runs per kernel (races make one run an anecdote; the report gives failure rates).
     public var repeatCount = 1
+    /// Guests at once (`--jobs`): the kernels' runs are independent, and a guest under TCG
+    /// spends much of a case waiting for the driver, so two share two cores well.
+    public var jobs = 1
+    /// How one (kernel, run) is run: a guest (`runKernel`); tests pass a function.
+    public var runOne: ((_ target: GuestTarget, _ tag: String, _ run: Int?) throws -> SuiteReport.Kernel)?
     /// Arguments for the guest's `watch` (`--model FILE`).
     public var watchArguments: [String] = []
     /// Each finished case as it is reported (nil: no live progress).
@@ -44,35 +49,49 @@ public struct SuiteCampaign {
         // current guest finished (its KTAP lines so far).
         final class State: @unchecked Sendable {
             let lock = NSLock()
-            var runs: [SuiteReport.Kernel] = []
-            var current: (name: String, tag: String, since: Date)?
+            var runs: [Int: SuiteReport.Kernel] = [:]
+            var current: [Int: (name: String, tag: String, since: Date)] = [:]
+            var failure: Error?
+            var next = 0
         }
         let state = State()
         let out = self.out
+        // Every (kernel, run) of the table, in the order the report lists them.
+        let items: [(target: GuestTarget, index: Int?)] = targets.flatMap { t in
+            (1...max(1, repeatCount)).map { (t, repeatCount > 1 ? $0 : nil) }
+        }
         Interruption.install()
         let hook = Interruption.onInterrupt { sig in
             state.lock.lock()
             var runs = state.runs
-            if let c = state.current {
-                runs.append(.init(kernel: c.name, release: "?", checkerVerdict: "?", seconds: Date().timeIntervalSince(c.since),
-                                  problem: "interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM")",
-                                  cases: Self.casesSoFar(out: out, tag: c.tag)))
+            for (i, c) in state.current {
+                runs[i] = .init(kernel: c.name, release: "?", checkerVerdict: "?", seconds: Date().timeIntervalSince(c.since),
+                                problem: "interrupted by \(sig == SIGINT ? "SIGINT" : "SIGTERM")",
+                                cases: Self.casesSoFar(out: out, tag: c.tag))
+                runs[i]?.run = items[i].index
             }
             state.lock.unlock()
-            try? SuiteReport(kernels: runs, interrupted: true).write(to: out)
-            let summary = runs.map { "\($0.kernel): \($0.cases.count) cases" }.joined(separator: ", ")
+            let ordered = runs.sorted { $0.key < $1.key }.map(\.value)
+            try? SuiteReport(kernels: ordered, interrupted: true).write(to: out)
+            let summary = ordered.map { "\($0.kernel): \($0.cases.count) cases" }.joined(separator: ", ")
             FileHandleOutput.stderr("iavf-check suite: partial results (\(summary)) in \(out)/suite.json\n")
         }
         defer { Interruption.removeHook(hook) }
-        for target in targets {
-            let k = target.label
-            for i in 1...max(1, repeatCount) {
-                let index = repeatCount > 1 ? i : nil
+        /// Takes items off the list until none is left (or one failed for the environment).
+        func worker() {
+            while true {
+                state.lock.lock()
+                guard state.failure == nil, state.next < items.count else { state.lock.unlock(); return }
+                let n = state.next
+                state.next += 1
+                let (target, index) = items[n]
+                let k = target.label
                 let tag = Self.tag(target, run: index)
-                state.lock.lock(); state.current = (k, tag, Date()); state.lock.unlock()
+                state.current[n] = (k, tag, Date())
+                state.lock.unlock()
                 var run: SuiteReport.Kernel
                 do {
-                    run = try runKernel(target, tag: tag, runIndex: index)
+                    run = try runOne?(target, tag, index) ?? runKernel(target, tag: tag, runIndex: index)
                 } catch let e as VMError {
                     switch e {
                     case .timeout, .guestCrashed:
@@ -80,14 +99,33 @@ public struct SuiteCampaign {
                         run = .init(kernel: k, release: "?", checkerVerdict: "?", seconds: 0, problem: "\(e)",
                                     cases: Self.casesSoFar(out: out, tag: tag))
                     default:
-                        throw EnvironmentProblem("\(k): \(e)")
+                        state.lock.lock(); state.failure = state.failure ?? EnvironmentProblem("\(k): \(e)"); state.current[n] = nil; state.lock.unlock()
+                        return
                     }
+                } catch {
+                    state.lock.lock(); state.failure = state.failure ?? error; state.current[n] = nil; state.lock.unlock()
+                    return
                 }
                 run.run = index
-                state.lock.lock(); state.runs.append(run); state.current = nil; state.lock.unlock()
+                state.lock.lock(); state.runs[n] = run; state.current[n] = nil; state.lock.unlock()
             }
         }
-        let report = SuiteReport(kernels: state.runs, interrupted: false)
+        let width = max(1, min(jobs, items.count))
+        if width == 1 {
+            worker()
+        } else {
+            // The workers share only `state` (locked); each guest's files carry its own tag.
+            final class Work: @unchecked Sendable { let run: () -> Void; init(_ r: @escaping () -> Void) { run = r } }
+            let work = Work(worker)
+            let group = DispatchGroup()
+            for _ in 0..<width {
+                group.enter()
+                Thread { work.run(); group.leave() }.start()
+            }
+            group.wait()
+        }
+        if let failure = state.failure { throw failure }
+        let report = SuiteReport(kernels: state.runs.sorted { $0.key < $1.key }.map(\.value), interrupted: false)
         try report.write(to: out)
         return report
     }

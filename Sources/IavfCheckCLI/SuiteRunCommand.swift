@@ -55,8 +55,12 @@ struct SuiteRunCommand: ParsableCommand {
     @Option(name: .customLong("repeat"), help: "Run the suite N times per kernel and report each case as a failure rate (FAIL 2/5) with every checker label it got.")
     var repeatCount: Int = 1
 
+    @Option(help: "Guests at once: the kernels' (and repeats') runs are independent; two share this machine's two cores well because a guest spends much of a case waiting for the driver. Race rates may move with the load; results do not mix.")
+    var jobs: Int = 1
+
     func validate() throws {
         guard (1...100).contains(repeatCount) else { throw ValidationError("--repeat must be 1...100") }
+        guard (1...8).contains(jobs) else { throw ValidationError("--jobs must be 1...8") }
     }
 
     @OptionGroup var model: ModelOption
@@ -74,6 +78,7 @@ struct SuiteRunCommand: ParsableCommand {
                                      moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable, timeout: timeout)
         campaign.only = only
         campaign.repeatCount = repeatCount
+        campaign.jobs = jobs
         campaign.watchArguments = watchArguments
         campaign.note = { FileHandleOutput.stderr("iavf-check: \($0)\n") }
         if !quiet { campaign.onCase = { FileHandleOutput.stderr($0.text + "\n") } }

@@ -6,6 +6,7 @@ import IavfKTAP
 import IavfModel
 import IavfScenarios
 import IavfSystem
+import IavfVM
 import Testing
 
 /// The engines of the commands that boot guests, without a guest: what they do with what a
@@ -40,6 +41,31 @@ import Testing
         #expect(own.contains("modprobe -a 8021q libie; insmod /cache/iavf-modules/6.1.0-56-amd64/abc/iavf.ko || {"))
         #expect(!own.contains("modprobe iavf") && own.contains("exit 125; }"))
         #expect(EmulatedPFGuest.jobExit(stdout: "no status") == nil)
+    }
+
+    @Test("--jobs 2 runs two guests at once, reports in table order, and an environment failure stops new guests")
+    func parallelJobs() throws {
+        final class Seen: @unchecked Sendable { let lock = NSLock(); var now = 0; var most = 0; var tags: [String] = [] }
+        let seen = Seen()
+        var c = SuiteCampaign(targets: [GuestTarget(kernel: "unpatched"), GuestTarget(kernel: "patched")], out: try scratch(),
+                              moduleDir: "/m", exe: "/x", timeout: 10)
+        c.repeatCount = 2
+        c.jobs = 2
+        c.runOne = { t, tag, run in
+            seen.lock.lock(); seen.now += 1; seen.most = max(seen.most, seen.now); seen.tags.append(tag); seen.lock.unlock()
+            usleep(tag == "unpatched-run1" ? 300_000 : 50_000)
+            seen.lock.lock(); seen.now -= 1; seen.lock.unlock()
+            return .init(kernel: t.label, release: "r", checkerVerdict: "pass", seconds: 1, problem: nil, cases: [])
+        }
+        let r = try c.run()
+        #expect(seen.most == 2 && seen.tags.count == 4)
+        #expect(r.kernels.map(\.kernel) == ["unpatched", "unpatched", "patched", "patched"] && r.kernels.map(\.run) == [1, 2, 1, 2])
+        c.runOne = { t, tag, _ in
+            if tag == "unpatched-run1" { throw VMError.environment("no qemu") }
+            usleep(100_000)
+            return .init(kernel: t.label, release: "r", checkerVerdict: "pass", seconds: 1, problem: nil, cases: [])
+        }
+        #expect(throws: EnvironmentProblem.self) { try c.run() }
     }
 
     @Test("a kernel's result joins the runner's cases and the checker's labels by name; missing cases are a problem")
