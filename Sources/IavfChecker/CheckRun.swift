@@ -24,8 +24,8 @@ public enum CheckRun {
             defer { batches.finish() }
             while true {
                 let b = batches.next()
-                for j in b.events.indices {
-                    checker.feed(b.events[j])
+                for j in 0..<b.events.count {
+                    checker.feed(b.events.take(j))
                     if let refused = checker.refusal {
                         throw TraceReadError(file: path, line: b.lines[j], field: refused.field, message: refused.message)
                     }

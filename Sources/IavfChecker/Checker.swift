@@ -61,36 +61,42 @@ public final class Checker {
     public func feed(_ e: TraceEvent) {
         guard refusal == nil, let i = index(for: e) else { return }
         events += 1
-        devices[i].recent?.append(e)
+        // One access to the device for the whole event (each `devices[i]` is a bounds and a
+        // uniqueness check); nothing below touches `devices` itself.
+        step(e, &devices[i])
+    }
+
+    private func step(_ e: TraceEvent, _ d: inout DeviceState) {
+        d.recent?.append(e)
         switch e.body {
         case .mark(let text, let result):
             marks.append((e.seq, text, result))
             return
         case .lost(let n):
-            suspend(&devices[i], lost: n)
+            suspend(&d, lost: n)
             return
         default:
             break
         }
-        devices[i].lastEnter = Self.enteredCall(e.body)
-        devices[i].hasDriverEvents = true
-        if devices[i].suspended || devices[i].awaitingBaseline {
+        d.lastEnter = Self.enteredCall(e.body)
+        d.hasDriverEvents = true
+        if d.suspended || d.awaitingBaseline {
             if case .snapshot(let fs, let count, let at) = e.body {
-                checkCount(e, fs, count, &devices[i])
-                rebuild(&devices[i], from: fs, at: at, e)
+                checkCount(e, fs, count, &d)
+                rebuild(&d, from: fs, at: at, e)
             } else {
-                track(e, &devices[i])
+                track(e, &d)
             }
             return
         }
-        if case .snapshot(let fs, _, _) = e.body, fs.count > devices[i].peakList, !budget(fs.count, e, &devices[i]) { return }
-        let pendingBefore = devices[i].pending.count
-        if devices[i].otherOrder != nil { stepOtherOrder(e, &devices[i]) }
-        apply(e, &devices[i])
-        afterEvent(e, pushed: devices[i].pending.count > pendingBefore, &devices[i])
-        drainFreed(e, &devices[i])
-        if !devices[i].pendingDel.isEmpty && devices[i].hasList { ruleEvaluations[Rule.prematureFree.ordinal] &+= 1 }
-        if let n = devices[i].model?.count, n > devices[i].peakList { _ = budget(n, e, &devices[i]) }
+        if case .snapshot(let fs, _, _) = e.body, fs.count > d.peakList, !budget(fs.count, e, &d) { return }
+        let pendingBefore = d.pending.count
+        if d.otherOrder != nil { stepOtherOrder(e, &d) }
+        apply(e, &d)
+        afterEvent(e, pushed: d.pending.count > pendingBefore, &d)
+        drainFreed(e, &d)
+        if !d.pendingDel.isEmpty && d.hasList { ruleEvaluations[Rule.prematureFree.ordinal] &+= 1 }
+        if let n = d.model?.count, n > d.peakList { _ = budget(n, e, &d) }
     }
 
     /// Counts a device's larger list against the budget; refuses the trace past it.
@@ -275,10 +281,9 @@ public final class Checker {
                 // before it, and the edit applies at the call's exit as recorded.
                 let beforeEarly = d.ndoInFlight.isEmpty ? nil : (d.model, d.ndoInFlight)
                 if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
-                if let m = d.model {
+                if let predicted = d.model?.predictedMessage(op) {
                     ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
-                    let predicted = m.predictedMessage(op)
-                    if predicted != vids && !baselineSendExplained(op, vids, m, &d) {
+                    if predicted != vids && !baselineSendExplained(op, vids, d.model!, &d) {
                         if let (m0, inFlight) = beforeEarly, let m0, m0.predictedMessage(op) == vids {
                             d.model = m0
                             d.ndoInFlight = inFlight
@@ -364,7 +369,9 @@ public final class Checker {
                 return
             }
             ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
-            if !d.ndoInFlight.isEmpty, !d.model!.matches(filters) {
+            // `d.model?.…` and not `d.model!.…` or `if let`: those copy the model (a retain and
+            // a release of each of its lists) on every snapshot.
+            if !d.ndoInFlight.isEmpty, d.model?.matches(filters) != true {
                 // A snapshot from the workqueue can show an ndo's list edit before its exit.
                 let m = d.model!
                 let differing = d.ndoInFlight.keys.filter { k in
@@ -376,18 +383,20 @@ public final class Checker {
             if let other = d.otherOrder {
                 // The first snapshot after the overlap says which order the driver took.
                 d.otherOrder = nil
-                if !d.model!.matches(filters) && other.model.matches(filters) {
+                if d.model?.matches(filters) != true && other.model.matches(filters) {
                     d.model = other.model
                     _ = d.model!.takeFreed()
                 }
             }
-            if let lag = d.replyLag {
+            let matches = d.model?.matches(filters) == true
+            if d.replyLag != nil {
+                let lagMatches = d.replyLag?.matches(filters) == true
                 d.replyLag = nil
                 // The walk ran before the last reply's list edit (the reply's record came
                 // first): nothing to judge yet; the next snapshot shows the edit.
-                if !d.model!.matches(filters) && lag.matches(filters) { return }
+                if !matches && lagMatches { return }
             }
-            if d.model!.matches(filters) {
+            if matches {
                 checkLostFilters(e, filters, &d)
             } else {
                 hold(e, filters, at: at, &d)
@@ -679,7 +688,7 @@ public final class Checker {
     /// Filters that left the model's list during the event, checked against the DELs
     /// still waiting for a reply (premature-free) without rescanning those on every event.
     private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.hasModel, !d.model!.freed.isEmpty else { return }
+        guard d.model?.freed.isEmpty == false else { return }
         let freed = d.model!.takeFreed()
         guard !d.pendingDel.isEmpty else { return }
         for k in freed { premature(k, e, &d) }

@@ -102,8 +102,25 @@ final class JoinableThread {
 /// Events decoded on a thread of their own, in batches, for a consumer on another: the
 /// two halves of `check` (decode, check) then run on two cores.
 final class DecodedBatches {
+    /// Events the consumer takes (moves) out one by one: no copy and release per event
+    /// (reading them in place costs both), and the ones never taken (an error stopped the
+    /// checker) are released here.
+    final class Events {
+        let base: UnsafeMutablePointer<TraceEvent>
+        private(set) var count = 0
+        private var taken = 0
+        init(capacity: Int) { base = .allocate(capacity: capacity) }
+        func append(_ e: TraceEvent) { (base + count).initialize(to: e); count += 1 }
+        /// Event `j`, taken in order, each once.
+        func take(_ j: Int) -> TraceEvent { taken = j + 1; return (base + j).move() }
+        deinit {
+            if count > taken { (base + taken).deinitialize(count: count - taken) }
+            base.deallocate()
+        }
+    }
+
     struct Batch {
-        var events: [TraceEvent] = []
+        var events: Events
         /// The line of each event (for errors the checker raises on it).
         var lines: [Int] = []
         /// The reader's error after the batch's events, if it stopped on one.
@@ -120,9 +137,9 @@ final class DecodedBatches {
     /// Starts decoding `reader` (its header already read); nil if no thread could be made.
     init?(_ reader: TraceReader) {
         let queue = self.queue
+        func batch() -> Batch { Batch(events: Events(capacity: DecodedBatches.batchSize)) }
         thread = JoinableThread {
-            var b = Batch()
-            b.events.reserveCapacity(Self.batchSize)
+            var b = batch()
             b.lines.reserveCapacity(Self.batchSize)
             do {
                 while let e = try reader.next() {
@@ -130,8 +147,7 @@ final class DecodedBatches {
                     b.lines.append(reader.line)
                     if b.events.count == Self.batchSize {
                         guard queue.put(b) else { return }
-                        b = Batch()
-                        b.events.reserveCapacity(Self.batchSize)
+                        b = batch()
                         b.lines.reserveCapacity(Self.batchSize)
                     }
                 }

@@ -58,8 +58,11 @@ final class EventHistory {
     private func intern(_ s: String?) -> Int16? {
         guard let s else { return -1 }
         var i = 0
+        // The length first: `==` of two different small strings is a call into the runtime,
+        // and every snapshot compares its `at` with the names interned before it.
+        let n = s.utf8.count
         while i < strings.count {
-            if strings[i] == s { return Int16(i) }
+            if strings[i].utf8.count == n && strings[i] == s { return Int16(i) }
             i += 1
         }
         guard strings.count < Self.maxInterned else { return nil }
