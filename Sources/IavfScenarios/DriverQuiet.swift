@@ -102,6 +102,11 @@ public struct SettledWait {
     public var idleNs: UInt64 = 1_000_000_000
     /// Time allowed for the quiet check after a match, even past the deadline.
     public var quietBudget: Double = 5
+    /// A mismatch with no probe record for this long (and no reset in flight) is final: the
+    /// PF's set changes only by the driver's messages, which the probes see, and twice the
+    /// watchdog's 2 s period covers a reset the watchdog has yet to notice. Without it a
+    /// failing case waited out the whole settle budget (most of an unpatched suite's time).
+    public var mismatchIdleNs: UInt64 = 4_000_000_000
 
     public init(quiet: @escaping () -> DriverQuiet?, now: @escaping () -> UInt64, sleep: @escaping (Double) -> Void) {
         self.quiet = quiet
@@ -110,7 +115,8 @@ public struct SettledWait {
     }
 
     public func wait<T: Equatable>(for want: T, within seconds: Double, observe: () throws -> T) rethrows -> Outcome<T> {
-        let deadline = now() &+ UInt64(seconds * 1e9)
+        let waitStart = now()
+        let deadline = waitStart &+ UInt64(seconds * 1e9)
         var last = try observe()
         while true {
             if last == want {
@@ -132,6 +138,7 @@ public struct SettledWait {
                 // Quiet, but something changed after the match: wait for `want` again.
             }
             if now() >= deadline { return .mismatch(last) }
+            if let q = quiet(), !q.resetOpen, now() >= max(q.lastActivityNs, waitStart) &+ mismatchIdleNs { return .mismatch(last) }
             sleep(poll)
             last = try observe()
         }

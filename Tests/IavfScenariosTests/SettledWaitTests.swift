@@ -49,6 +49,28 @@ struct SettledWaitTests {
         #expect(outcome == .mismatch([]), "matched on the first poll, before the late DEL")
     }
 
+    @Test("a mismatch the driver has been idle on for 4 s fails then, not at the deadline; a driver still at work gets the budget")
+    func idleMismatchEndsEarly() {
+        let d = FakeDriver()
+        // The PF never gets 107; the driver's last record is at 300 ms.
+        d.programmed = [(0, [100])]
+        d.activityAt = [100, 300]
+        #expect(d.wait.wait(for: Set<UInt16>([100, 107]), within: 10) { d.set() } == .mismatch([100]))
+        #expect(d.ms >= 4300 && d.ms < 4500, "gave up at \(d.ms) ms")
+        // Activity every 2 s (a driver retrying): no early end; the match at 7 s passes.
+        let busy = FakeDriver()
+        busy.programmed = [(0, [100]), (7000, [100, 107])]
+        busy.activityAt = [1000, 3000, 5000, 7000]
+        busy.settledAt = [7300]
+        #expect(busy.wait.wait(for: Set<UInt16>([100, 107]), within: 10) { busy.set() } == .matched)
+        // A reset in flight is not idleness, however long it is quiet.
+        let reset = FakeDriver()
+        reset.programmed = [(0, [])]
+        reset.quiet.noteReset(entering: true)
+        #expect(reset.wait.wait(for: Set<UInt16>([100]), within: 6) { reset.set() } == .mismatch([]))
+        #expect(reset.ms >= 6000)
+    }
+
     @Test("a match that holds once the driver is quiet passes, and waits for the quiet")
     func holds() {
         let d = FakeDriver()
