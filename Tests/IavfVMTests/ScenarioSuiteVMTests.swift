@@ -122,5 +122,29 @@ struct ScenarioSuiteVMTests {
         #expect(p["verdict"] as? String == "pass", "patched findings: \(p["findings"] ?? "")")
         #expect(p["generation"] as? String == "patched" && u["generation"] as? String == "unpatched")
     }
+
+    @Test("stress --search --mode coverage: sequence after sequence in one guest, each next one aimed at the model rows still unhit")
+    func coverageSearch() throws {
+        try #require(PFVMTestEnvironment.ready,
+                     "CI=true, so the VM tests must run, but: \(PFVMTestEnvironment.missing.joined(separator: "; "))")
+        let out = try TempDir("iavf-search")
+        defer { out.cleanup() }
+        let bin = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("iavf-check").path
+        // A target no patched driver shows, so the search runs its whole (short) budget.
+        let r = try Subprocess.run(bin, ["stress", "--kernel", "patched", "--seed", "3", "--ops", "6", "--search", "25",
+                                         "--mode", "coverage", "--target", "spurious-limit-reject", "--shrink-attempts", "0",
+                                         "--confirm", "0", "-o", out.path, "--format", "json",
+                                         "--pf-module", PFVMTestEnvironment.packageRoot + "/pf-module"])
+        print("stress --search 25 --mode coverage (exit \(r.status)):\n\(r.stdout.prefix(3000))")
+        #expect(r.status == 0 || r.status == 1, "\(r.stderr.suffix(2000))")
+        let reports = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        let search = try #require(reports.first?["search"] as? [String: Any], "no search in stress.json")
+        #expect(search["mode"] as? String == "coverage")
+        #expect(search["first_finding_seconds"] == nil && search["firstFindingSeconds"] == nil, "the patched driver showed spurious-limit-reject")
+        #expect((search["sequences"] as? Int ?? 0) >= 2, "one sequence in 25 s: \(search)")
+        let log = (try? String(contentsOfFile: out.path + "/patched/stress-patched.log", encoding: .utf8)) ?? ""
+        #expect(log.contains("aiming at"), "no sequence was aimed at unhit rows:\n\(log.suffix(2000))")
+    }
 }
 }
