@@ -132,7 +132,7 @@ public final class Checker {
     }
 
     /// The call an event enters, when it is an `enter` of one.
-    private static func enteredCall(_ b: TraceEvent.Body) -> String? {
+    private static func enteredCall(_ b: TraceEvent.Body) -> StaticString? {
         switch b {
         case .addVid(_, .enter, _): return "add_vid"
         case .killVid(_, .enter, _): return "kill_vid"

@@ -107,8 +107,9 @@ final class DecodedBatches {
     /// checker) are released here.
     final class Events {
         let base: UnsafeMutablePointer<TraceEvent>
-        private(set) var count = 0
-        private var taken = 0
+        // Touched once per event, by one thread at a time (the queue hands the batch over).
+        @exclusivity(unchecked) private(set) var count = 0
+        @exclusivity(unchecked) private var taken = 0
         init(capacity: Int) { base = .allocate(capacity: capacity) }
         func append(_ e: TraceEvent) { (base + count).initialize(to: e); count += 1 }
         /// Event `j`, taken in order, each once.

@@ -189,7 +189,9 @@ struct DeviceState {
     /// placeholder device before it knows the adapter).
     var hasDriverEvents = false
     /// The device's last event (marks aside) entered a call that had not returned: its name.
-    var lastEnter: String?
+    /// The call the last event entered, if it entered one (a StaticString: set on every
+    /// event, and a String would cost a release each time).
+    var lastEnter: StaticString?
 
     /// The device's recent events: the report shows the last few before a finding, and
     /// the event a race began at when it is still here.

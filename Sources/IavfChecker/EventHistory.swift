@@ -123,8 +123,7 @@ final class EventHistory {
             s.value = Int64(count)
             s.string = a
             let n = min(fs.count, Self.listRoom)
-            let room = lists + i * Self.listRoom
-            for j in 0..<n { room[j] = fs[j] }
+            if n > 0 { fs.withUnsafeBufferPointer { (lists + i * Self.listRoom).update(from: $0.baseAddress!, count: n) } }
             s.listCount = UInt16(n)
         case .settled(let reason):
             guard let r = intern(reason) else { return keepWhole(e, at: i) }
