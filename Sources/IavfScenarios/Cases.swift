@@ -41,6 +41,17 @@ public struct CaseContext {
         guard r.ok else { throw CaseFailure("deleting VLAN \(vid): \(r.output.trimmingCharacters(in: .whitespacesAndNewlines))") }
     }
 
+    /// Adds (`vid > 0`) and deletes (`-vid`) back to back in one `ip -batch` (the storm
+    /// cases: the selftest's loop pace on hardware); the first failing op fails the case.
+    public func churn(_ ops: [Int]) throws {
+        let r = bed.vlanBatch(vf, ops)
+        guard !r.ok else { return }
+        let what = r.failed.flatMap { $0 >= 0 && $0 < ops.count ? ops[$0] : nil }
+            .map { $0 > 0 ? "creating VLAN \($0)" : "deleting VLAN \(-$0)" } ?? "a VLAN op"
+        let detail = r.output.split(separator: "\n").first { !$0.hasPrefix("Command failed") } ?? ""
+        throw CaseFailure("\(what) (op \((r.failed ?? -1) + 1) of \(ops.count)): \(detail.trimmingCharacters(in: .whitespaces))")
+    }
+
     public func add(_ vids: [UInt16]) throws { for v in vids { try add(v) } }
     public func del(_ vids: [UInt16]) throws { for v in vids { try del(v) } }
 
@@ -114,7 +125,7 @@ public enum ScenarioCatalog {
             try c.add(five); try c.expect(five); try c.down(); try c.up(); try c.waitUp(); try c.expect(five)
         },
         .init(name: "state: rapid add/del same VLAN x100") { c in
-            for _ in 0..<100 { try c.add(100); try c.del(100) }
+            try c.churn((0..<100).flatMap { _ in [100, -100] })
             try c.expect([])
         },
         .init(name: "state: add during remove (REMOVING race)") { c in
@@ -161,7 +172,7 @@ public enum ScenarioCatalog {
         },
         .init(name: "state: remove+re-add loop x50") { c in
             try c.add(100)
-            for _ in 0..<50 { try c.del(100); try c.add(100) }
+            try c.churn((0..<50).flatMap { _ in [-100, 100] })
             try c.expect([100])
         },
         .init(name: "state: stress 8 VLANs (fill to max)") { c in
@@ -187,10 +198,12 @@ public enum ScenarioCatalog {
         .init(name: "state: add/del storm (200 ops, 5 VIDs)") { c in
             var have = Set<UInt16>()
             var rng = SplitMix64(seed: 200)
+            var ops: [Int] = []
             for _ in 0..<200 {
                 let v = five[Int(rng.next() % 5)]
-                if have.contains(v) { try c.del(v); have.remove(v) } else { try c.add(v); have.insert(v) }
+                if have.contains(v) { ops.append(-Int(v)); have.remove(v) } else { ops.append(Int(v)); have.insert(v) }
             }
+            try c.churn(ops)
             try c.expect(have.sorted())
         },
         .init(name: "state: over-limit VLAN rejected, existing survive") { c in

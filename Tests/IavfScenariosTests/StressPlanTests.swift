@@ -114,3 +114,12 @@ struct FlakyCoin {
         return state >> 63 == 1
     }
 }
+
+@Suite struct VlanBatchTests {
+    @Test("ip -batch's failing line becomes the op the storm cases name")
+    func batchFailure() {
+        #expect(Testbed.failedBatchOp("RTNETLINK answers: Input/output error\nCommand failed /tmp/iavf-check-ops-7.batch:13\n") == 12)
+        #expect(Testbed.failedBatchOp("Cannot find device \"x\"\nCommand failed /tmp/a:b.batch:1") == 0)
+        #expect(Testbed.failedBatchOp("RTNETLINK answers: File exists") == nil)
+    }
+}
