@@ -244,7 +244,8 @@ struct StressGuestCommand: ParsableCommand {
                 let report = try campaign.search(seed: seed, mode: stress.mode, kernel: kernelName, generation: generation) { k, unhit in
                     let ops = StressPlan.generate(seed: StressPlan.searchSeed(seed, k), count: stress.ops, excluding: stress.excluded,
                                                   mode: stress.mode, unhit: unhit)
-                    log("sequence \(k + 1)\(unhit.isEmpty ? "" : " (aiming at \(unhit.count) unhit rows)"): \(StressPlan.text(ops))")
+                    let aim = stress.mode == .coverage && !unhit.isEmpty ? " (aiming at \(unhit.count) unhit rows)" : ""
+                    log("sequence \(k + 1)\(aim): \(StressPlan.text(ops))")
                     return ops
                 }
                 lab.pruneTraces(keeping: Set([report.trace] + (report.minimalTrace.map { [$0] } ?? [])), from: firstAttempt)
