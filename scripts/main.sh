@@ -13,5 +13,5 @@ bin=.build/release/iavf-check
 echo "=== iavf-check check samples/unpatched-7-of-8.jsonl (the bundled trace of the seed's failure)"
 "$bin" check --context 3 samples/unpatched-7-of-8.jsonl | tail -4
 echo
-echo "=== iavf-check suite run --kernel both"
-exec "$bin" suite run --kernel both -o suite-out "$@"
+echo "=== iavf-check suite run --kernel both --jobs 2"
+exec "$bin" suite run --kernel both --jobs 2 -o suite-out "$@"
