@@ -20,9 +20,12 @@ struct ReplayBenchCommand: ParsableCommand {
         VLAN adds, watchdog messages, PF replies, down/up and deletes, with a snapshot after \
         every event), then measures in this process:
           decode   reading and decoding the file alone (the baseline),
-          check    reading, decoding and checking it (what `iavf-check check` does),
+          check    reading, decoding and checking it (what `iavf-check check` does), on one \
+                   thread and on two (decode and check apart), --passes times each; the \
+                   figures are the medians and every pass is listed,
           checker  the checker alone on events already in memory.
-        Ratios are against the baseline. The checker should never be the bottleneck: libbpf's \
+        Ratios are against the baseline. events_per_s (json) is the check figure of the \
+        threads `check` uses here. The checker should never be the bottleneck: libbpf's \
         ring buffer delivers about 11 million events/s from one producer.
         """
     )
@@ -42,8 +45,12 @@ struct ReplayBenchCommand: ParsableCommand {
     @Option(help: "text or json (json has events_per_s and peak_rss_bytes).")
     var format: Format = .text
 
+    @Option(help: "Times each decode-and-check pass runs; the figures are their medians (a shared machine's speed moves by a third from one second to the next; every pass is listed).")
+    var passes: Int = 3
+
     func validate() throws {
         guard events >= 1000 else { throw ValidationError("--events must be at least 1000") }
+        guard (1...20).contains(passes) else { throw ValidationError("--passes must be 1 to 20") }
     }
 
     func run() throws {
@@ -81,14 +88,19 @@ struct ReplayBenchCommand: ParsableCommand {
 
         // `check` decodes on one thread and checks on another when there are two processors;
         // both ways are measured, and `events_per_s` is the one `check` takes.
-        progress("decode and check, one thread")
-        t0 = now()
-        let report = try CheckRun.check(path: path, context: 6, threads: 1, warn: { FileHandleOutput.stderr($0 + "\n") })
-        let tCheck1 = now() - t0
-        progress("decode and check, two threads")
-        t0 = now()
-        let report2 = try CheckRun.check(path: path, context: 6, threads: 2, warn: { _ in })
-        let tCheck2 = now() - t0
+        var times1: [Double] = [], times2: [Double] = []
+        var report: CheckReport!, report2: CheckReport!
+        for pass in 1...passes {
+            progress("decode and check, one thread (pass \(pass) of \(passes))")
+            t0 = now()
+            report = try CheckRun.check(path: path, context: 6, threads: 1, warn: { pass == 1 ? FileHandleOutput.stderr($0 + "\n") : () })
+            times1.append(now() - t0)
+            progress("decode and check, two threads (pass \(pass) of \(passes))")
+            t0 = now()
+            report2 = try CheckRun.check(path: path, context: 6, threads: 2, warn: { _ in })
+            times2.append(now() - t0)
+        }
+        let tCheck1 = median(times1), tCheck2 = median(times2)
         let tCheck = CheckRun.defaultThreads >= 2 ? tCheck2 : tCheck1
 
         progress("checker alone, on events in memory")
@@ -128,6 +140,8 @@ struct ReplayBenchCommand: ParsableCommand {
             {"events":\(report.events),"generation":"\(generation.rawValue)","trace_bytes":\(st.st_size),\
             "events_per_s":\(Int(checkRate)),"threads":\(CheckRun.defaultThreads),\
             "events_per_s_1_thread":\(Int(checkRate1)),"events_per_s_2_threads":\(Int(checkRate2)),\
+            "passes":\(passes),"passes_1_thread":[\(perPass(times1, report.events))],\
+            "passes_2_threads":[\(perPass(times2, report2.events))],\
             "gzip":\(gzip),"decode_events_per_s":\(Int(decodeRate)),\
             "checker_only_events_per_s":\(Int(checkerRate)),"check_vs_decode":\(fmt(checkRate / decodeRate)),\
             "write_events_per_s":\(Int(Double(written) / tWrite)),"peak_rss_bytes":\(peak),\
@@ -141,12 +155,26 @@ struct ReplayBenchCommand: ParsableCommand {
               decode (baseline) \(rate(decodeRate))  (\(fmt(tDecode)) s)
               decode + check    \(rate(checkRate1))  (\(fmt(tCheck1)) s)  \(fmt(checkRate1 / decodeRate))x the baseline, one thread
               decode + check    \(rate(checkRate2))  (\(fmt(tCheck2)) s)  \(fmt(checkRate2 / decodeRate))x the baseline, two threads\(CheckRun.defaultThreads >= 2 ? " (what check does here)" : "")
+              passes (M/s)      one thread \(perPassText(times1, report.events)); two threads \(perPassText(times2, report2.events))\(passes > 1 ? " (medians above)" : "")
               checker alone     \(rate(checkerRate))  (\(fmt(tChecker)) s)  \(fmt(checkerRate / decodeRate))x the baseline
               peak memory       \(peak / 1_000_000) MB
               verdict           \(report.verdict.rawValue), \(report.totalFindings) findings\(ok ? "" : " (the runs disagree: in memory \(inMemory.verdict.rawValue), two threads \(report2.verdict.rawValue))")
 
             """)
         }
+    }
+
+    private func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+
+    private func perPass(_ times: [Double], _ events: Int) -> String {
+        times.map { String(Int(Double(events) / $0)) }.joined(separator: ",")
+    }
+
+    private func perPassText(_ times: [Double], _ events: Int) -> String {
+        times.map { fmt(Double(events) / $0 / 1e6) }.joined(separator: ", ")
     }
 
     private func rate(_ r: Double) -> String {

@@ -25,11 +25,12 @@ public enum CheckRun {
             while true {
                 let b = batches.next()
                 for j in 0..<b.events.count {
-                    checker.feed(b.events.take(j))
+                    b.events.feed(j) { checker.feed($0) }
                     if let refused = checker.refusal {
                         throw TraceReadError(file: path, line: b.lines[j], field: refused.field, message: refused.message)
                     }
                 }
+                batches.recycle(b.events)
                 if let error = b.error { throw error }
                 if b.last { break }
             }

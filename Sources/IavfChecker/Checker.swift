@@ -91,12 +91,12 @@ public final class Checker {
         }
         if case .snapshot(let fs, _, _) = e.body, fs.count > d.peakList, !budget(fs.count, e, &d) { return }
         let pendingBefore = d.pending.count
-        if d.otherOrder != nil { stepOtherOrder(e, &d) }
+        if case .some = d.otherOrder { stepOtherOrder(e, &d) }
         apply(e, &d)
         afterEvent(e, pushed: d.pending.count > pendingBefore, &d)
         drainFreed(e, &d)
         if !d.pendingDel.isEmpty && d.hasList { ruleEvaluations[Rule.prematureFree.ordinal] &+= 1 }
-        if let n = d.model?.count, n > d.peakList { _ = budget(n, e, &d) }
+        if d.hasModel, d.m.count > d.peakList { _ = budget(d.m.count, e, &d) }
     }
 
     /// Counts a device's larger list against the budget; refuses the trace past it.
@@ -177,8 +177,8 @@ public final class Checker {
         default: break
         }
         if d.hasModel {
-            Self.modelStep(e, &d.model!)
-            _ = d.model!.takeFreed()
+            Self.modelStep(e, &d.m)
+            _ = d.m.takeFreed()
         }
     }
 
@@ -188,8 +188,8 @@ public final class Checker {
         d.awaitingBaseline = false
         d.observed = filters
         if d.hasModel {
-            d.model!.adopt(filters)
-            _ = d.model!.takeFreed()
+            d.m.adopt(filters)
+            _ = d.m.takeFreed()
         }
         // The adds and kills lost with the events are unknown: take the list's live
         // entries as the user's intent rather than accuse the driver; a kill already under
@@ -235,7 +235,7 @@ public final class Checker {
     @inline(__always)
     private func stepModel(_ e: TraceEvent, _ d: inout DeviceState, appliedEarly: Bool = false) {
         guard d.hasModel, !appliedEarly else { return }
-        Self.modelStep(e, &d.model!)
+        Self.modelStep(e, &d.m)
     }
 
     // MARK: the events
@@ -252,7 +252,7 @@ public final class Checker {
             if ret == 0 {
                 d.intent.insert(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
-                d.rejectedAdd[key] = nil
+                if !d.rejectedAdd.isEmpty { d.rejectedAdd[key] = nil }
             } else if ret == Errno.EIO {
                 checkLimitReject(e, key, &d)
             }
@@ -281,11 +281,11 @@ public final class Checker {
                 // before it, and the edit applies at the call's exit as recorded.
                 let beforeEarly = d.ndoInFlight.isEmpty ? nil : (d.model, d.ndoInFlight)
                 if !d.ndoInFlight.isEmpty { applyNdoEarly(vids, e, &d) }
-                if let predicted = d.model?.predictedMessage(op) {
+                if d.hasModel, case let predicted = d.m.predictedMessage(op) {
                     ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
-                    if predicted != vids && !baselineSendExplained(op, vids, d.model!, &d) {
+                    if predicted != vids && !baselineSendExplained(op, vids, d.m, &d) {
                         if let (m0, inFlight) = beforeEarly, let m0, m0.predictedMessage(op) == vids {
-                            d.model = m0
+                            d.m = m0
                             d.ndoInFlight = inFlight
                         } else {
                             reordered = sendBeforeNdoCalls(e, op, vids, &d)
@@ -308,7 +308,7 @@ public final class Checker {
             keepOtherOrder(e, &d)
             let rejectedAdd = op == .addVlanV2 && retval != 0
             let before = rejectedAdd ? d.currentList : nil
-            d.replyLag = op.isVlanFilterOp ? d.model : nil
+            d.replyLag = op.isVlanFilterOp && d.hasModel ? d.m.filters : nil
             stepModel(e, &d)
             noteWorkqueue(&d)
             if op.isVlanDel {
@@ -371,11 +371,11 @@ public final class Checker {
             ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
             // `d.model?.…` and not `d.model!.…` or `if let`: those copy the model (a retain and
             // a release of each of its lists) on every snapshot.
-            if !d.ndoInFlight.isEmpty, d.model?.matches(filters) != true {
+            if !d.ndoInFlight.isEmpty, !d.m.matches(filters) {
                 // A snapshot from the workqueue can show an ndo's list edit before its exit.
-                let m = d.model!
+                let m = d.m
                 let differing = d.ndoInFlight.keys.filter { k in
-                    filters.first { $0.key == k }?.state != m.entry(k)?.state
+                    filters.first { $0.key == k }?.state != m.state(of: k)
                 }
                 applyNdoEarly(differing, e, &d)
             }
@@ -383,14 +383,14 @@ public final class Checker {
             if let other = d.otherOrder {
                 // The first snapshot after the overlap says which order the driver took.
                 d.otherOrder = nil
-                if d.model?.matches(filters) != true && other.model.matches(filters) {
-                    d.model = other.model
-                    _ = d.model!.takeFreed()
+                if !d.m.matches(filters) && other.model.matches(filters) {
+                    d.m = other.model
+                    _ = d.m.takeFreed()
                 }
             }
-            let matches = d.model?.matches(filters) == true
-            if d.replyLag != nil {
-                let lagMatches = d.replyLag?.matches(filters) == true
+            let matches = d.m.matches(filters)
+            if let lag = d.replyLag {
+                let lagMatches = ReferenceModel.list(lag, matches: filters)
                 d.replyLag = nil
                 // The walk ran before the last reply's list edit (the reply's record came
                 // first): nothing to judge yet; the next snapshot shows the edit.
@@ -435,7 +435,7 @@ public final class Checker {
         // P keeps the filters REMOVING; U frees them before sending.
         let removing = m.filters.filter { $0.state == .REMOVING }.map(\.key)
         if !removing.isEmpty { return vids == Array(removing.prefix(vids.count)) }
-        return m.generation == .unpatched && vids.allSatisfy { m.entry($0) == nil && !d.intent.contains($0) }
+        return m.generation == .unpatched && vids.allSatisfy { m.state(of: $0) == nil && !d.intent.contains($0) }
     }
 
     /// A reply recorded between an ndo call's enter and exit: its completion and the ndo's
@@ -444,7 +444,8 @@ public final class Checker {
     private func keepOtherOrder(_ e: TraceEvent, _ d: inout DeviceState) {
         guard d.hasModel, !d.ndoInFlight.isEmpty else { return }
         let early = d.ndoInFlight.filter { !$0.value.applied }
-        guard !early.isEmpty, var m = d.model else { return }
+        guard !early.isEmpty else { return }
+        var m = d.m
         for (k, call) in early {
             if call.add { m.userAdd(k, ret: 0, seq: e.seq) } else { m.userKill(k, seq: e.seq) }
         }
@@ -483,7 +484,7 @@ public final class Checker {
     /// ndo calls; the copy is shared until the model changes).
     private func noteNdo(_ e: TraceEvent, _ d: inout DeviceState) {
         guard d.hasModel, d.ndoSince.count < 64 else { return }
-        if d.beforeNdo == nil { d.beforeNdo = d.model }
+        if case .none = d.beforeNdo { d.beforeNdo = d.m }
         d.ndoSince.append(e)
     }
 
@@ -499,7 +500,7 @@ public final class Checker {
             r.send(op, vids: vids, seq: e.seq)
             for ev in d.ndoSince[i...] { Self.modelStep(ev, &r) }
             _ = r.takeFreed()
-            d.model = r
+            d.m = r
             return true
         }
         return false
@@ -507,17 +508,20 @@ public final class Checker {
 
     /// An ndo exit after a VLAN reply: applied to the order in which the reply's edit lags too.
     private func stepReplyLag(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard var m = d.replyLag else { return }
+        guard let lag = d.replyLag else { return }
+        // The ndo exit on a model holding the lagging list (only the list is compared).
+        var m = d.m
+        m.setList(lag)
         Self.modelStep(e, &m)
         _ = m.takeFreed()
-        d.replyLag = m
+        d.replyLag = m.filters
     }
 
     /// Applies in-flight ndo calls for these keys now (their exit will not apply them again).
     private func applyNdoEarly(_ keys: [VlanKey], _ e: TraceEvent, _ d: inout DeviceState) {
         for k in keys {
             guard let call = d.ndoInFlight[k], !call.applied else { continue }
-            if call.add { d.model?.userAdd(k, ret: 0, seq: e.seq) } else { d.model?.userKill(k, seq: e.seq) }
+            if d.hasModel { if call.add { d.m.userAdd(k, ret: 0, seq: e.seq) } else { d.m.userKill(k, seq: e.seq) } }
             d.ndoInFlight[k] = (call.add, true)
         }
     }
@@ -530,9 +534,9 @@ public final class Checker {
         var seen = VlanKeySet()
         for f in filters {
             seen.insert(f.key)
-            if !same(f.state, m.entry(f.key)?.state) { out.append(f.key) }
+            if !same(f.state, m.state(of: f.key)) { out.append(f.key) }
         }
-        for e in m.entries where !seen.contains(e.key) { out.append(e.key) }
+        for f in m.filters where !seen.contains(f.key) { out.append(f.key) }
         return out
     }
 
@@ -544,7 +548,7 @@ public final class Checker {
     /// A snapshot the model does not match: judged now when nothing recorded later can
     /// explain it, else held until the records it may be ahead of arrive.
     private func hold(_ e: TraceEvent, _ filters: [Filter], at: String?, _ d: inout DeviceState) {
-        let m = d.model!
+        let m = d.m
         let ctx = SnapshotContext(at: at)
         let differing = Self.differingKeys(filters, m)
         let duplicates = VlanKeySet(filters.map(\.key)).count != filters.count
@@ -570,10 +574,11 @@ public final class Checker {
         var j = 0
         while j < d.pending.count {
             if pushed && j == d.pending.count - 1 { break }
-            if d.pending[j].context.canBeAheadOf(e.body), let m = d.model {
+            if d.pending[j].context.canBeAheadOf(e.body), d.hasModel {
+                let m = d.m
                 let snap = d.pending[j].filters
                 d.pending[j].unexplained.removeAll { k in
-                    Self.same(snap.first { $0.key == k }?.state, m.entry(k)?.state)
+                    Self.same(snap.first { $0.key == k }?.state, m.state(of: k))
                 }
                 if d.pending[j].unexplained.isEmpty {
                     let p = d.pending.remove(at: j)
@@ -609,7 +614,7 @@ public final class Checker {
             }
             while k < d.pending.count { d.pending[k].model = m; k += 1 }
             _ = m.takeFreed()
-            d.model = m
+            d.m = m
             // Later snapshots are now compared with the resynchronised history.
             for j in d.pending.indices { d.pending[j].unexplained = Self.differingKeys(d.pending[j].filters, d.pending[j].model) }
             for q in d.pending where q.unexplained.isEmpty { checkLostFilters(q.event, q.filters, &d, wantedThen: q.intent) }
@@ -629,7 +634,7 @@ public final class Checker {
     }
 
     private func adopt(_ filters: [Filter], _ e: TraceEvent, _ d: inout DeviceState) {
-        d.model?.adopt(filters)
+        if d.hasModel { d.m.adopt(filters) }
     }
 
     // MARK: rules
@@ -688,8 +693,8 @@ public final class Checker {
     /// Filters that left the model's list during the event, checked against the DELs
     /// still waiting for a reply (premature-free) without rescanning those on every event.
     private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.model?.freed.isEmpty == false else { return }
-        let freed = d.model!.takeFreed()
+        guard d.hasModel, !d.m.freed.isEmpty else { return }
+        let freed = d.m.takeFreed()
         guard !d.pendingDel.isEmpty else { return }
         for k in freed { premature(k, e, &d) }
     }

@@ -52,6 +52,27 @@ final class BoundedQueue<T> {
         return x
     }
 
+    /// The next item if there is one, without waiting.
+    func tryTake() -> T? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard !items.isEmpty else { return nil }
+        let x = items.removeFirst()
+        pthread_cond_signal(notFull)
+        return x
+    }
+
+    /// Adds the item if there is room, without waiting; false (the item stays the
+    /// caller's) when the queue is full or cancelled.
+    func tryPut(_ x: T) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        guard items.count < capacity, !cancelled else { return false }
+        items.append(x)
+        pthread_cond_signal(notEmpty)
+        return true
+    }
+
     func cancel() {
         pthread_mutex_lock(mutex)
         cancelled = true
@@ -100,22 +121,33 @@ final class JoinableThread {
 }
 
 /// Events decoded on a thread of their own, in batches, for a consumer on another: the
-/// two halves of `check` (decode, check) then run on two cores.
+/// two halves of `check` (decode, check) then run on two cores. A consumed batch goes back
+/// to the decoding thread (`recycle`), which destroys its events there and refills it: the
+/// events' lists were allocated on that thread, and freeing them is work the checking
+/// thread, the busier of the two, is spared.
 final class DecodedBatches {
-    /// Events the consumer takes (moves) out one by one: no copy and release per event
-    /// (reading them in place costs both), and the ones never taken (an error stopped the
-    /// checker) are released here.
+    /// A batch's events, fed to the consumer in place (`feed`): no copy and release per
+    /// event. Whatever is left in it is destroyed when it is refilled or released.
     final class Events {
         let base: UnsafeMutablePointer<TraceEvent>
-        // Touched once per event, by one thread at a time (the queue hands the batch over).
+        // Touched once per event, by one thread at a time (the queues hand the batch over).
         @exclusivity(unchecked) private(set) var count = 0
-        @exclusivity(unchecked) private var taken = 0
         init(capacity: Int) { base = .allocate(capacity: capacity) }
         func append(_ e: TraceEvent) { (base + count).initialize(to: e); count += 1 }
-        /// Event `j`, taken in order, each once.
-        func take(_ j: Int) -> TraceEvent { taken = j + 1; return (base + j).move() }
+        /// Hands event `j` to `body` without copying it: moved out and back in.
+        @inline(__always)
+        func feed(_ j: Int, _ body: (TraceEvent) -> Void) {
+            let e = (base + j).move()
+            body(e)
+            (base + j).initialize(to: consume e)
+        }
+        /// Destroys the events, for the batch to be filled again.
+        func clear() {
+            base.deinitialize(count: count)
+            count = 0
+        }
         deinit {
-            if count > taken { (base + taken).deinitialize(count: count - taken) }
+            base.deinitialize(count: count)
             base.deallocate()
         }
     }
@@ -133,15 +165,22 @@ final class DecodedBatches {
     /// Up to 32 batches (about 10 MB of events) in flight: room to ride out either thread
     /// being descheduled on a busy machine.
     private let queue = BoundedQueue<Batch>(capacity: 32)
+    /// Consumed batches on their way back to the decoding thread.
+    private let returned = BoundedQueue<Events>(capacity: 40)
     private var thread: JoinableThread?
 
     /// Starts decoding `reader` (its header already read); nil if no thread could be made.
     init?(_ reader: TraceReader) {
-        let queue = self.queue
-        func batch() -> Batch { Batch(events: Events(capacity: DecodedBatches.batchSize)) }
+        let queue = self.queue, returned = self.returned
+        func batch() -> Batch {
+            let events: Events
+            if let used = returned.tryTake() { used.clear(); events = used } else { events = Events(capacity: DecodedBatches.batchSize) }
+            var b = Batch(events: events)
+            b.lines.reserveCapacity(Self.batchSize)
+            return b
+        }
         thread = JoinableThread {
             var b = batch()
-            b.lines.reserveCapacity(Self.batchSize)
             do {
                 while let e = try reader.next() {
                     b.events.append(e)
@@ -149,7 +188,6 @@ final class DecodedBatches {
                     if b.events.count == Self.batchSize {
                         guard queue.put(b) else { return }
                         b = batch()
-                        b.lines.reserveCapacity(Self.batchSize)
                     }
                 }
                 b.last = true
@@ -164,10 +202,15 @@ final class DecodedBatches {
 
     func next() -> Batch { queue.take() }
 
+    /// A consumed batch's events, back to the decoding thread to destroy and refill (or,
+    /// when it has enough already, destroyed here).
+    func recycle(_ events: Events) { _ = returned.tryPut(events) }
+
     /// Stops the decoder (if it is still going) and waits for it: after this the reader
     /// is the caller's again.
     func finish() {
         queue.cancel()
+        returned.cancel()
         thread?.join()
     }
 

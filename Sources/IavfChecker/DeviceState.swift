@@ -105,11 +105,14 @@ struct NdoCalls: Sequence {
 /// What the checker knows of one adapter.
 struct DeviceState {
     let dev: String
-    /// nil for generation "unknown": only the spec rules apply, on snapshots.
-    var model: ReferenceModel?
-    /// `model != nil`, which never changes after init (a test of the optional itself
-    /// copied the model out on every step).
+    /// The reference model, when `hasModel`; for generation "unknown" (only the spec rules
+    /// apply, on snapshots) a placeholder never stepped. Not an Optional: optional chaining
+    /// on it copied the model (a retain and a release of each of its arrays) on every event.
+    var m: ReferenceModel
+    /// Whether the device has a model; never changes after init.
     let hasModel: Bool
+    /// The model, for the paths a finding takes (a copy).
+    var model: ReferenceModel? { hasModel ? m : nil }
     /// The last snapshot's filters.
     var observed: [Filter]?
     /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
@@ -175,7 +178,9 @@ struct DeviceState {
     /// The model before the latest VLAN reply, with the ndo calls recorded since: the reply's
     /// record (at the completion's entry) can precede its list edit past a whole ndo call, so the
     /// next snapshot may not show it yet.
-    var replyLag: ReferenceModel?
+    /// Only the list: it is only ever compared with a snapshot, never adopted, so a copy of
+    /// the whole model (taken on every VLAN reply) is not needed.
+    var replyLag: [Filter]?
     var otherOrder: (model: ReferenceModel, early: [VlanKey])?
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
@@ -207,23 +212,27 @@ struct DeviceState {
         self.awaitingBaseline = header.midStream
         self.recent = recentDepth > 0 ? EventHistory(depth: max(recentDepth, Self.historyDepth)) : nil
         if let t = table, header.generation == t.generation {
-            model = ReferenceModel(table: t, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+            m = ReferenceModel(table: t, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+            hasModel = true
         } else if let g = header.generation {
-            model = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+            m = ReferenceModel(generation: g, vlanMode: header.vlanMode, maxFilters: header.maxFilters)
+            hasModel = true
+        } else {
+            m = ReferenceModel(generation: .patched)
+            hasModel = false
         }
-        model?.logsFreed = true
-        hasModel = model != nil
+        m.logsFreed = true
     }
 
     /// The list as the checker sees it now: the model's (kept in step with every snapshot),
     /// or without a model the last snapshot.
-    var currentList: [Filter]? { model?.filters ?? observed }
+    var currentList: [Filter]? { hasModel ? m.filters : observed }
 
     var hasList: Bool { hasModel || observed != nil }
 
     /// Whether the current list holds `key`, without building the list.
     func listContains(_ key: VlanKey) -> Bool {
-        if let m = model { return m.entry(key) != nil }
+        if hasModel { return m.state(of: key) != nil }
         return observed?.contains { $0.key == key } ?? false
     }
 

@@ -3,33 +3,38 @@
 /// Per-filter changes come only from `TransitionTable`; this file holds the adapter-wide
 /// effects (sections 1.5, 2.5, 7) and the bookkeeping.
 public struct ReferenceModel: Sendable {
+    /// One filter of the list with what happened to it (`entry(_:)`).
     public struct Entry: Sendable, Equatable {
         public var key: VlanKey
         public var state: FilterState
         /// The latest `seq` at which each race-relevant transition happened, by kind.
-        /// Allocated at the first note: most entries (all that a snapshot creates) have none.
-        private var seqs: [Int64?] = []
+        let marks: ProvenanceMarks?
 
         public init(key: VlanKey, state: FilterState) {
+            self.init(key: key, state: state, marks: nil)
+        }
+
+        init(key: VlanKey, state: FilterState, marks: ProvenanceMarks?) {
             self.key = key
             self.state = state
+            self.marks = marks
         }
 
         public var filter: Filter { Filter(key: key, state: state) }
 
         public func last(_ kind: Provenance) -> ProvenanceMark? {
-            kind.index < seqs.count ? seqs[kind.index].map { ProvenanceMark(kind: kind, seq: $0) } : nil
+            marks?.seqs[kind.index].map { ProvenanceMark(kind: kind, seq: $0) }
         }
 
         /// The most recent of `kinds` that happened to this filter.
         public func latest(of kinds: [Provenance]) -> ProvenanceMark? {
             kinds.compactMap(last).max { $0.seq < $1.seq }
         }
+    }
 
-        mutating func note(_ kind: Provenance, _ seq: Int64) {
-            if seqs.isEmpty { seqs = Array(repeating: nil, count: Provenance.count) }
-            seqs[kind.index] = seq
-        }
+    /// A filter's race-relevant transitions, by kind.
+    struct ProvenanceMarks: Sendable, Equatable {
+        var seqs = [Int64?](repeating: nil, count: Provenance.count)
     }
 
     /// V1 message capacity: 2 bytes a VID after a 6-byte header in a 4096-byte buffer.
@@ -44,8 +49,12 @@ public struct ReferenceModel: Sendable {
     public var vlanMode: VlanMode
     /// `vlan_v2_caps.filtering.max_filters`; nil when unknown or under V1.
     public var maxFilters: Int?
-    /// `vlan_filter_list` in list order.
-    public private(set) var entries: [Entry] = []
+    /// `vlan_filter_list` in list order: plain values, so a copy of the model (the checker
+    /// keeps forks of it) is one block of memory, not a reference per filter.
+    public private(set) var filters: [Filter] = []
+    /// The provenance of the filters that have any, by key (most have none): read only when
+    /// a finding names its cause. A key leaves it when its filter leaves the list.
+    private var marks: [VlanKey: ProvenanceMarks] = [:]
     public private(set) var addBit = false
     public private(set) var delBit = false
     public private(set) var currentOp: VirtchnlOp?
@@ -79,10 +88,28 @@ public struct ReferenceModel: Sendable {
         self.rowHits = Array(repeating: 0, count: table.compiled.cells.count)
     }
 
-    public var filters: [Filter] { entries.map(\.filter) }
-    public var count: Int { entries.count }
+    public var count: Int { filters.count }
 
-    public func entry(_ key: VlanKey) -> Entry? { entries.first { $0.key == key } }
+    /// The list's keys in list order.
+    public var keys: [VlanKey] { filters.map(\.key) }
+
+    public func entry(_ key: VlanKey) -> Entry? {
+        guard let f = filters.first(where: { $0.key == key }) else { return nil }
+        return Entry(key: f.key, state: f.state, marks: marks.isEmpty ? nil : marks[key])
+    }
+
+    /// The state of `key`'s filter (the first, if a snapshot listed it twice), nil if absent.
+    @inline(__always)
+    public func state(of key: VlanKey) -> FilterState? {
+        filters.withUnsafeBufferPointer { fs in
+            for f in fs where f.key == key { return f.state }
+            return nil
+        }
+    }
+
+    private mutating func note(_ i: Int, _ kind: Provenance, _ seq: Int64) {
+        marks[filters[i].key, default: ProvenanceMarks()].seqs[kind.index] = seq
+    }
 
     /// No VLAN work pending: no request outstanding and neither VLAN bit set.
     public var isQuiescent: Bool { currentOp == nil && !addBit && !delBit }
@@ -99,14 +126,14 @@ public struct ReferenceModel: Sendable {
     public mutating func userAdd(_ key: VlanKey, ret: Int32, seq: Int64) {
         guard ret == 0, key.vid != 0 else { return }
         if let i = index(of: key) {
-            let before = entries[i].state
+            let before = filters[i].state
             apply(.userAdd, at: i, seq: seq)
             // Looked up again: a test's table (TransitionTable.withRows) may have freed it.
-            if generation == .patched, before == .REMOVING, let j = index(of: key) { entries[j].note(.readdedWhileRemoving, seq) }
+            if generation == .patched, before == .REMOVING, let j = index(of: key) { note(j, .readdedWhileRemoving, seq) }
         } else if let step = table.step(from: .absent, on: .userAdd),
                   case .state(let s) = step.to {
             rowHits[step.cell] &+= 1
-            entries.append(Entry(key: key, state: s))
+            filters.append(Filter(key: key, state: s))
             sideEffects(step)
         }
     }
@@ -124,7 +151,7 @@ public struct ReferenceModel: Sendable {
         guard op.isVlanFilterOp else { return [] }
         let mask = table.selectableMask(add: op.isVlanAdd)
         var c = 0
-        for e in entries where mask & (1 << e.state.ordinal) != 0 { c += 1 }
+        for e in filters where mask & (1 << e.state.ordinal) != 0 { c += 1 }
         var k = c
         if op.isV2 {
             if k > Self.v2SingleMessage { k = Self.v2Chunk }
@@ -137,7 +164,7 @@ public struct ReferenceModel: Sendable {
         }
         var out: [VlanKey] = []
         out.reserveCapacity(k)
-        for e in entries where out.count < k && mask & (1 << e.state.ordinal) != 0 { out.append(e.key) }
+        for e in filters where out.count < k && mask & (1 << e.state.ordinal) != 0 { out.append(e.key) }
         return out
     }
 
@@ -173,16 +200,16 @@ public struct ReferenceModel: Sendable {
         let named: VlanKeySet? = vids.count > 16 ? VlanKeySet(vids) : nil
         if !vids.isEmpty {
             var i = 0
-            while i < entries.count {
-                let before = entries.count
-                let k = entries[i].key
+            while i < filters.count {
+                let before = filters.count
+                let k = filters[i].key
                 if named?.contains(k) ?? vids.contains(k) { apply(stimulus, at: i, seq: seq) }
-                if entries.count == before { i += 1 }
+                if filters.count == before { i += 1 }
             }
         }
         // The bit stays set when the batch did not fit (capacity or clamp).
         let mask = table.selectableMask(add: op.isVlanAdd)
-        let left = entries.contains { mask & (1 << $0.state.ordinal) != 0 }
+        let left = filters.contains { mask & (1 << $0.state.ordinal) != 0 }
         if op.isVlanAdd { addBit = left } else { delBit = left }
     }
 
@@ -192,8 +219,8 @@ public struct ReferenceModel: Sendable {
         if let waiting = currentOp, waiting != op, waiting.isVlanFilterOp {
             // The reply answers a request a down or reset cancelled; the driver still
             // clears current_op, so the outstanding message loses its gate (S4).
-            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
-                entries[i].note(.lateReplyClearedCurrentOp, seq)
+            for i in filters.indices where filters[i].state.isAddInFlight || filters[i].state == .REMOVING {
+                note(i, .lateReplyClearedCurrentOp, seq)
             }
         }
         currentOp = nil
@@ -216,8 +243,8 @@ public struct ReferenceModel: Sendable {
         guard isUp else { return }
         isUp = false
         if currentOp?.isVlanFilterOp == true {
-            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
-                entries[i].note(.inFlightCancelledByDown, seq)
+            for i in filters.indices where filters[i].state.isAddInFlight || filters[i].state == .REMOVING {
+                note(i, .inFlightCancelledByDown, seq)
             }
         }
         currentOp = nil
@@ -229,7 +256,7 @@ public struct ReferenceModel: Sendable {
         guard isUp else { return }
         bitsSavedByClose = (addBit, delBit)
         if addBit {
-            for i in entries.indices where entries[i].state == .ADD { entries[i].note(.addStrippedByClose, seq) }
+            for i in filters.indices where filters[i].state == .ADD { note(i, .addStrippedByClose, seq) }
         }
         addBit = false
         delBit = false
@@ -254,8 +281,8 @@ public struct ReferenceModel: Sendable {
     /// `iavf_reset_task`: request bits and `current_op` are cleared; the in-flight reply is lost.
     public mutating func reset(seq: Int64) {
         if currentOp?.isVlanFilterOp == true {
-            for i in entries.indices where entries[i].state.isAddInFlight || entries[i].state == .REMOVING {
-                entries[i].note(.replyLostInReset, seq)
+            for i in filters.indices where filters[i].state.isAddInFlight || filters[i].state == .REMOVING {
+                note(i, .replyLostInReset, seq)
             }
         }
         addBit = false
@@ -283,25 +310,31 @@ public struct ReferenceModel: Sendable {
     /// Adopt what a snapshot shows (after a divergence or lost events), keeping the
     /// provenance of filters that are still there.
     public mutating func adopt(_ snapshot: [Filter]) {
-        var old: [VlanKey: Entry] = [:]
-        for e in entries { old[e.key] = e }
-        entries = snapshot.map { f in
-            var e = old[f.key] ?? Entry(key: f.key, state: f.state)
-            e.state = f.state == .INVALID ? .ADD : f.state
-            return e
+        let old = VlanKeySet(filters.map(\.key))
+        let kept = VlanKeySet(snapshot.map(\.key))
+        filters = snapshot.map { Filter(key: $0.key, state: $0.state == .INVALID ? .ADD : $0.state) }
+        for k in old where !kept.contains(k) {
+            if logsFreed { freed.append(k) }
+            if !marks.isEmpty { marks[k] = nil }
         }
-        if logsFreed, !old.isEmpty {
-            let kept = VlanKeySet(snapshot.map(\.key))
-            for k in old.keys where !kept.contains(k) { freed.append(k) }
-        }
+    }
+
+    /// Replaces the list with a model list (from `filters` of this model or a fork of it),
+    /// for a what-if order the checker only compares with snapshots; provenance and
+    /// coverage are left as they are.
+    public mutating func setList(_ list: [Filter]) {
+        filters = list
     }
 
     /// Whether a snapshot shows exactly the model's list (order, keys, states). INVALID
     /// in a snapshot is a filter being created, which the model already holds as ADD.
-    public func matches(_ snapshot: [Filter]) -> Bool {
-        guard snapshot.count == entries.count else { return false }
+    public func matches(_ snapshot: [Filter]) -> Bool { Self.list(filters, matches: snapshot) }
+
+    /// Whether a snapshot shows exactly this model list (as `matches`).
+    public static func list(_ list: [Filter], matches snapshot: [Filter]) -> Bool {
+        guard snapshot.count == list.count else { return false }
         return snapshot.withUnsafeBufferPointer { fs in
-            entries.withUnsafeBufferPointer { es in
+            list.withUnsafeBufferPointer { es in
                 for i in 0..<fs.count {
                     let f = fs[i], e = es[i]
                     if f.key != e.key { return false }
@@ -314,18 +347,18 @@ public struct ReferenceModel: Sendable {
 
     // MARK: engine
 
-    private func index(of key: VlanKey) -> Int? { entries.firstIndex { $0.key == key } }
+    private func index(of key: VlanKey) -> Int? { filters.firstIndex { $0.key == key } }
 
     private mutating func applyToAll(_ s: Stimulus, seq: Int64) {
         var setAdd = false, setDel = false
         var i = 0
-        while i < entries.count {
-            let before = entries.count
+        while i < filters.count {
+            let before = filters.count
             if let step = apply(s, at: i, seq: seq, bits: false) {
                 setAdd = setAdd || step.addBit
                 setDel = setDel || step.delBit
             }
-            if entries.count == before { i += 1 }
+            if filters.count == before { i += 1 }
         }
         if setAdd { addBit = true }
         if setDel { delBit = true }
@@ -334,16 +367,18 @@ public struct ReferenceModel: Sendable {
     /// Applies the row for entry `i`; returns it (nil: the table has none).
     @discardableResult
     private mutating func apply(_ s: Stimulus, at i: Int, seq: Int64, bits: Bool = true) -> CompiledTable.Step? {
-        let before = entries[i].state
+        let before = filters[i].state
         guard let row = table.step(from: .state(before), on: s) else { return nil }
         rowHits[row.cell] &+= 1
         switch row.to {
         case .unchanged: break
         case .freed:
-            if logsFreed { freed.append(entries[i].key) }
-            entries.remove(at: i)
+            let k = filters[i].key
+            if logsFreed { freed.append(k) }
+            filters.remove(at: i)
+            if !marks.isEmpty { marks[k] = nil }
         case .state(let after):
-            entries[i].state = after
+            filters[i].state = after
             noteProvenance(at: i, before: before, after: after, on: s, seq: seq)
         }
         if case .unchanged = row.to { noteUnchanged(at: i, on: s, seq: seq) }
@@ -359,19 +394,19 @@ public struct ReferenceModel: Sendable {
     private mutating func noteProvenance(at i: Int, before: FilterState, after: FilterState,
                                          on s: Stimulus, seq: Int64) {
         switch (s, before, after) {
-        case (.down, .REMOVE, .DISABLE): entries[i].note(.removeOverwrittenByDown, seq)
-        case (.down, _, .DISABLE): entries[i].note(.disabledByDown, seq)
-        case (.open, .INACTIVE, .ADD): entries[i].note(.restoredAtOpen, seq)
-        case (.configReply, .REMOVE, _), (.configReply, .REMOVING, _): entries[i].note(.resurrectedByConfigReply, seq)
-        case (.delError, _, _): entries[i].note(.pfRefusedDelete, seq)
+        case (.down, .REMOVE, .DISABLE): note(i, .removeOverwrittenByDown, seq)
+        case (.down, _, .DISABLE): note(i, .disabledByDown, seq)
+        case (.open, .INACTIVE, .ADD): note(i, .restoredAtOpen, seq)
+        case (.configReply, .REMOVE, _), (.configReply, .REMOVING, _): note(i, .resurrectedByConfigReply, seq)
+        case (.delError, _, _): note(i, .pfRefusedDelete, seq)
         default: break
         }
     }
 
     private mutating func noteUnchanged(at i: Int, on s: Stimulus, seq: Int64) {
         switch s {
-        case .addV1Success where entries[i].state.isAddInFlight: entries[i].note(.v1AddSuccessIgnored, seq)
-        case .addV1Error where entries[i].state.isAddInFlight: entries[i].note(.v1AddErrorIgnored, seq)
+        case .addV1Success where filters[i].state.isAddInFlight: note(i, .v1AddSuccessIgnored, seq)
+        case .addV1Error where filters[i].state.isAddInFlight: note(i, .v1AddErrorIgnored, seq)
         default: break
         }
     }

@@ -236,3 +236,36 @@ struct BatchingTests {
         #expect(m.filters.map { "\($0.key.vid):\($0.state.rawValue)" } == ["100:INACTIVE", "101:INACTIVE"])
     }
 }
+
+@Suite struct ProvenanceLifetimeTests {
+    @Test("a filter's provenance leaves with it: freed and added again, it starts with none")
+    func leavesWithFilter() {
+        var p = activeFilter(.patched)
+        p.userKill(v100, seq: 4)
+        p.send(.delVlanV2, vids: [v100], seq: 5)
+        p.reply(.delVlanV2, retval: -5, seq: 6)
+        #expect(p.entry(v100)?.last(.pfRefusedDelete)?.seq == 6)
+        p.userKill(v100, seq: 7)
+        p.send(.delVlanV2, vids: [v100], seq: 8)
+        p.reply(.delVlanV2, retval: 0, seq: 9)
+        #expect(p.count == 0)
+        p.userAdd(v100, ret: 0, seq: 10)
+        #expect(p.entry(v100)?.state == .ADD)
+        #expect(p.entry(v100)?.last(.pfRefusedDelete) == nil)
+    }
+
+    @Test("adopting a snapshot keeps the provenance of the filters still listed and drops the rest")
+    func adoptKeeps() {
+        var p = activeFilter(.patched)
+        p.userAdd(v101, ret: 0, seq: 3)
+        p.userKill(v100, seq: 4)
+        p.send(.delVlanV2, vids: [v100], seq: 5)
+        p.reply(.delVlanV2, retval: -5, seq: 6)
+        p.adopt([Filter(key: v100, state: .ACTIVE)])
+        #expect(p.entry(v100)?.last(.pfRefusedDelete)?.seq == 6)
+        p.adopt([])
+        p.adopt([Filter(key: v100, state: .INVALID)])
+        #expect(p.entry(v100)?.state == .ADD)
+        #expect(p.entry(v100)?.last(.pfRefusedDelete) == nil)
+    }
+}
