@@ -45,6 +45,8 @@ let package = Package(
         // buffer (what the Swift consumer is measured against) and the prctl() trigger.
         .target(name: "CIavfBenchConsumer", dependencies: ["CIavfShim", "CIavfEvents"], path: "CShims/CIavfBenchConsumer",
                 linkerSettings: [.linkedLibrary("bpf")]),
+        // setns(2) for the suite's netlink queries in a VF's namespace.
+        .target(name: "CIavfNetns", path: "CShims/CIavfNetns"),
         // Fault injection into the shim through its hook, for tests only: no product depends on it.
         .target(name: "CIavfShimFaults", dependencies: ["CIavfShim"], path: "CShims/CIavfShimFaults"),
         // Host tool of the BPFObjectsPlugin: turns compiled BPF objects into Swift source.
@@ -61,7 +63,7 @@ let package = Package(
         // Live recording: probe records, command output and the clock in, contract events out.
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
-        .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfKTAP", "IavfSystem"], path: "Sources/IavfScenarios"),
+        .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfKTAP", "IavfSystem", "CIavfNetns"], path: "Sources/IavfScenarios"),
         // The engines of the commands that boot guests: the guest with the emulated PF, the
         // live session (attach, run a child, record), the suite and stress campaigns.
         .target(name: "IavfCampaign", dependencies: ["IavfVM", "IavfBench", "IavfProbes", "IavfRecorder", "IavfChecker", "IavfScenarios",

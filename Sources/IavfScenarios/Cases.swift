@@ -95,7 +95,7 @@ public struct CaseContext {
 
     /// Waits for the link to come back (after a reset or a flap).
     public func waitUp(_ seconds: Double = 20) throws {
-        guard bed.waitFor(seconds, { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }) else {
+        guard bed.waitFor(seconds, { bed.isLowerUp(vf) }) else {
             throw CaseFailure("\(vf.ifname) is not LOWER_UP after \(Int(seconds)) s")
         }
     }

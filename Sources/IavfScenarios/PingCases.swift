@@ -125,7 +125,7 @@ extension CaseContext {
     /// VF1 and VF2 both LOWER_UP.
     public func waitBothUp(_ seconds: Double = 30) throws {
         try waitUp(seconds)
-        guard bed.waitFor(seconds, { bed.ip(peer, "-o", "link", "show", peer.ifname).output.contains("LOWER_UP") }) else {
+        guard bed.waitFor(seconds, { bed.isLowerUp(peer) }) else {
             throw CaseFailure("VF2 (\(peer.ifname)) is not LOWER_UP after \(Int(seconds)) s")
         }
     }

@@ -92,12 +92,12 @@ public final class StressExecutor {
         if vf.netns != homeNamespace {
             do { try bed.move(0, to: homeNamespace) } catch { return "moving VF1 home: \(error)" }
         }
-        guard bed.waitFor(timeout, { bed.ip(vf, "-o", "link", "show", vf.ifname).ok }) else {
+        guard bed.waitFor(timeout, { bed.linkExists(vf) }) else {
             return "\(vf.ifname) is gone from \(vf.netns)"
         }
         bed.deleteAllVlans(vf)
         bed.up(vf)
-        guard bed.waitFor(timeout, { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }) else {
+        guard bed.waitFor(timeout, { bed.isLowerUp(vf) }) else {
             return "\(vf.ifname) is not LOWER_UP after \(Int(timeout)) s"
         }
         do {

@@ -31,6 +31,7 @@ public struct SuiteRunner {
             if !r.passed { ktap.diagnostic("\(r.name): \(r.reason)") }
             ktap.point(r.passed ? .ok : .notOk, r.name)
         }
+        var resetSeconds = 0.0
         for c in cases {
             let t0 = Date()
             var failure: String?
@@ -43,12 +44,16 @@ public struct SuiteRunner {
                                      seconds: Date().timeIntervalSince(t0))
             report(r)
             results.append(r)
+            let r0 = Date()
             reset()
+            resetSeconds += Date().timeIntervalSince(r0)
         }
         let dmesg = dmesgCheck()
         report(dmesg)
         results.append(dmesg)
         if let rtt = PingRecorder.shared.summary() { ktap.diagnostic("ping rtt: \(rtt)") }
+        ktap.diagnostic("commands: \(Shell.spawned.text)")
+        ktap.diagnostic(String(format: "resets between cases: %d in %.1f s", cases.count, resetSeconds))
         ktap.diagnostic("\(results.filter(\.passed).count)/\(results.count) passed")
         ktap.totals()
         return results
@@ -66,7 +71,7 @@ public struct SuiteRunner {
         let path = "/tmp/iavf-check-reset-\(getpid()).batch"
         FileManager.default.createFile(atPath: path, contents: Data((batch.joined(separator: "\n") + "\n").utf8))
         _ = bed.ip(vf, "-batch", path)
-        _ = bed.waitFor(20) { bed.ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP") }
+        _ = bed.waitFor(20) { bed.isLowerUp(vf) }
     }
 
     private func dmesgCheck() -> SuiteCaseOutcome {

@@ -115,6 +115,39 @@ public final class Testbed {
 
     // MARK: commands
 
+    /// Whether the VF's netdev is LOWER_UP in its namespace (`ip -o link show` says LOWER_UP).
+    public func isLowerUp(_ vf: VF) -> Bool {
+        if let t = linkTable(vf), let l = try? t.links() { return l.first { $0.name == vf.ifname }?.isLowerUp ?? false }
+        return ip(vf, "-o", "link", "show", vf.ifname).output.contains("LOWER_UP")
+    }
+
+    /// Whether the VF's netdev is in its namespace.
+    public func linkExists(_ vf: VF) -> Bool {
+        if let t = linkTable(vf), let l = try? t.links() { return l.contains { $0.name == vf.ifname } }
+        return ip(vf, "-o", "link", "show", vf.ifname).ok
+    }
+
+    /// The namespace's netlink reader: made on first use and again when the namespace is made
+    /// anew (another inode at its path). nil when it cannot be opened: the callers then ask
+    /// `ip`, as they did before (noted once).
+    private func linkTable(_ vf: VF) -> LinkTable? {
+        var st = stat()
+        guard stat(LinkTable.path(vf.netns), &st) == 0 else { return nil }
+        if let (table, inode) = linkTables[vf.netns], inode == st.st_ino { return table }
+        do {
+            let t = try LinkTable(namespace: vf.netns)
+            linkTables[vf.netns] = (t, st.st_ino)
+            return t
+        } catch {
+            if !linkTableFailed { log("netlink reads in \(vf.netns) failed (\(error)); asking ip instead") }
+            linkTableFailed = true
+            return nil
+        }
+    }
+
+    private var linkTables: [String: (LinkTable, ino_t)] = [:]
+    private var linkTableFailed = false
+
     public func ip(_ vf: VF, _ args: String...) -> Shell.Result { ip(vf, args) }
     public func ip(_ vf: VF, _ args: [String]) -> Shell.Result { Shell.run(["ip", "-n", vf.netns] + args) }
 
@@ -160,6 +193,7 @@ public final class Testbed {
 
     /// The VIDs of the VLAN devices on the VF.
     public func vlanDevices(_ vf: VF) -> Set<UInt16> {
+        if let t = linkTable(vf), let v = try? t.vlans(on: vf.ifname) { return v }
         let r = ip(vf, "-d", "-o", "link", "show", "type", "vlan")
         var out = Set<UInt16>()
         for line in r.output.split(separator: "\n") where line.contains("@\(vf.ifname):") {
