@@ -169,6 +169,9 @@ public struct SuiteCampaign {
         let t = outcome.timing
         run.time = TimeBreakdown(prepare: t.prepare, boot: t.boot, pfAndDrivers: t.pfAndDrivers, job: t.job,
                                  total: Date().timeIntervalSince(t0), cases: run.cases)
+        if let console = try? String(contentsOfFile: "\(out)/console-\(tag).txt", encoding: .utf8) {
+            run.time?.addGuestCounts(console: console)
+        }
         return run
     }
 

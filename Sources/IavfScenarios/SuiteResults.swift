@@ -48,6 +48,12 @@ public struct TimeBreakdown: Sendable, Codable, Equatable {
     public var cases: Double
     public var rest: Double
     public var slowest: [SlowCase]
+    /// What the guest's runner counted: the commands it ran (each a process: about 0.1 s
+    /// in a TCG guest) and their seconds, inside the cases and the resets; the resets between
+    /// cases (part of `setup`). From its `# commands:` and `# resets between cases:` lines.
+    public var commands: Int?
+    public var commandSeconds: Double?
+    public var resetSeconds: Double?
 
     public struct SlowCase: Sendable, Codable, Equatable {
         public var name: String
@@ -55,8 +61,23 @@ public struct TimeBreakdown: Sendable, Codable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case prepare, boot, setup, cases, rest, slowest
+        case prepare, boot, setup, cases, rest, slowest, commands
         case pfAndDrivers = "pf_and_drivers"
+        case commandSeconds = "command_seconds"
+        case resetSeconds = "reset_seconds"
+    }
+
+    /// Takes the runner's counts from its console output (KTAP diagnostics).
+    public mutating func addGuestCounts(console: String) {
+        for line in console.split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if line.hasPrefix("# commands: "), words.count >= 6, words[3] == "commands" {
+                commands = Int(words[2])
+                commandSeconds = Double(words[5])
+            } else if line.hasPrefix("# resets between cases: "), words.count >= 8 {
+                resetSeconds = Double(words[6])
+            }
+        }
     }
 
     public init(prepare: Double, boot: Double?, pfAndDrivers: Double?, job: Double?, total: Double, cases: [SuiteCaseOutcome]) {
@@ -75,6 +96,8 @@ public struct TimeBreakdown: Sendable, Codable, Equatable {
     public var text: String {
         func f(_ x: Double?) -> String { x.map { String(format: "%.1f", $0) } ?? "?" }
         var s = "time: prepare \(f(prepare)) s, boot \(f(boot)) s, PF and drivers \(f(pfAndDrivers)) s, set-up and resets between cases \(f(setup)) s, cases \(f(cases)) s, rest \(f(rest)) s"
+        if let n = commands { s += "; \(n) commands ran \(f(commandSeconds)) s in all" }
+        if let r = resetSeconds { s += ", the resets between cases \(f(r)) s" }
         if !slowest.isEmpty { s += "; slowest: " + slowest.map { "\($0.name) \(f($0.seconds)) s" }.joined(separator: ", ") }
         return s
     }

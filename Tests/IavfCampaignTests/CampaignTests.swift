@@ -387,6 +387,26 @@ import Testing
         #expect(b.slowest.map(\.name) == ["a", "b"])
         #expect(b.text.contains("resets between cases 20.0 s, cases 180.0 s") && b.text.contains("slowest: a 150.0 s"))
     }
+
+    @Test("the runner's command count and time and its resets' time come from its console lines, and read back from JSON")
+    func guestCounts() throws {
+        var b = TimeBreakdown(prepare: 0, boot: 6, pfAndDrivers: 1, job: 200, total: 210,
+                              cases: [SuiteCaseOutcome(name: "a", result: .pass, seconds: 180)])
+        #expect(b.commands == nil && !b.text.contains("commands"))
+        b.addGuestCounts(console: """
+        ok 52 dmesg: no call traces / BUGs / stalls
+        # ping rtt: n=284 lost=0 p50=3.04 ms p99=5.32 ms max=6.64 ms
+        # commands: 815 commands in 142.9 s (ip 812 in 133.8 s, sh 2 in 9.0 s, dmesg 1 in 0.1 s)
+        # resets between cases: 51 in 14.2 s
+        """)
+        #expect(b.commands == 815 && b.commandSeconds == 142.9 && b.resetSeconds == 14.2)
+        #expect(b.text.contains("815 commands ran 142.9 s in all, the resets between cases 14.2 s"))
+        let back = try JSONDecoder().decode(TimeBreakdown.self, from: try JSONEncoder().encode(b))
+        #expect(back == b)
+        // A suite.json written before the counts existed still reads.
+        let old = try JSONDecoder().decode(TimeBreakdown.self, from: Data(#"{"prepare":0,"cases":1,"rest":0,"slowest":[]}"#.utf8))
+        #expect(old.commands == nil)
+    }
 }
 
 @Suite struct GuestTargetTests {
