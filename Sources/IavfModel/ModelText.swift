@@ -198,9 +198,13 @@ public enum ModelText {
 }
 
 extension StringProtocol {
+    /// By index from both ends: the built-in tables are parsed at every start of the tool,
+    /// and trimming through reversed copies cost more than checking a small trace.
     func trimmingCharacters(in set: String) -> String {
-        let t = drop { set.contains($0) }
-        return String(t.reversed().drop { set.contains($0) }.reversed())
+        var lo = startIndex, hi = endIndex
+        while lo < hi, set.contains(self[lo]) { lo = index(after: lo) }
+        while hi > lo, set.contains(self[index(before: hi)]) { hi = index(before: hi) }
+        return String(self[lo..<hi])
     }
 }
 

@@ -1,4 +1,4 @@
-import IavfModel
+@testable import IavfModel
 import Testing
 
 @Suite("The model as text: what `model` prints, `--model` reads")
@@ -81,5 +81,18 @@ struct ModelTextTests {
             guard let e = e as? ModelTextError else { return false }
             return e.file == "m.model" && e.line == line && e.message.contains(says)
         }
+    }
+}
+
+@Suite struct TrimmingTests {
+    @Test("trimming takes the set's characters off both ends only, and an all-blank line to nothing")
+    func trims() {
+        #expect("  a b \t".trimmingCharacters(in: " \t") == "a b")
+        #expect(" \t ".trimmingCharacters(in: " \t") == "")
+        #expect("".trimmingCharacters(in: " ") == "")
+        #expect("x".trimmingCharacters(in: " ") == "x")
+        let line = "| ADD | UserKill |"
+        #expect(line.split(separator: "|").map { $0.trimmingCharacters(in: " ") } == ["ADD", "UserKill"])
+        #expect(line.dropFirst().dropLast().trimmingCharacters(in: " ") == "ADD | UserKill")
     }
 }
