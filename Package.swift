@@ -63,7 +63,7 @@ let package = Package(
         // Live recording: probe records, command output and the clock in, contract events out.
         .target(name: "IavfRecorder", dependencies: ["IavfProbes", "IavfTrace", "IavfModel"], path: "Sources/IavfRecorder"),
         // The scenario suite: the selftest's state and reset cases against the emulated PF's VFs.
-        .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfKTAP", "IavfSystem", "CIavfNetns"], path: "Sources/IavfScenarios"),
+        .target(name: "IavfScenarios", dependencies: ["IavfModel", "IavfTrace", "IavfKTAP", "IavfSystem", "CIavfNetns"], path: "Sources/IavfScenarios"),
         // The engines of the commands that boot guests: the guest with the emulated PF, the
         // live session (attach, run a child, record), the suite and stress campaigns.
         .target(name: "IavfCampaign", dependencies: ["IavfVM", "IavfBench", "IavfProbes", "IavfRecorder", "IavfChecker", "IavfScenarios",

@@ -74,15 +74,7 @@ public enum LiveSession {
         let recorder = TraceRecorder(generation: generation, kernel: Self.kernelRelease(),
                                      settlePeriodNs: UInt64(o.settleMs) * 1_000_000, start: start, emit: { e in
             if o.quietFile != nil {
-                var q = quiet[e.dev] ?? DriverQuiet()
-                switch e.body {
-                case .settled: q.noteSettled()
-                case .mark, .lost: break
-                case .reset(let phase): q.noteReset(entering: phase == .enter); q.noteActivity(nowNs: MonotonicClock.ns())
-                case .snapshot(let filters, _, _): q.noteSnapshot(empty: filters.isEmpty); q.noteActivity(nowNs: MonotonicClock.ns())
-                default: q.noteActivity(nowNs: MonotonicClock.ns())
-                }
-                quiet[e.dev] = q
+                quiet[e.dev, default: DriverQuiet()].note(e.body, nowNs: MonotonicClock.ns())
             }
             try emit(e)
         })

@@ -185,17 +185,9 @@ public final class StressLab {
         let quiet = Quiet()
         let recorder = TraceRecorder(generation: generation, kernel: LiveSession.kernelRelease(), settlePeriodNs: settleNs,
                                      start: { _ in }, emit: { e in
-            switch e.body {
-            case .settled: quiet.state.noteSettled()
-            case .reset(let phase): quiet.state.noteReset(entering: phase == .enter)
-            case .snapshot(let filters, _, _): quiet.state.noteSnapshot(empty: filters.isEmpty)
-            default: break
-            }
+            quiet.state.note(e.body, nowNs: MonotonicClock.ns())
         })
-        handler = { item in
-            quiet.state.noteActivity(nowNs: MonotonicClock.ns())
-            try recorder.handle(item)
-        }
+        handler = { item in try recorder.handle(item) }
         defer { handler = { _ in } }
         /// Runs `body` on the worker, then polls until the driver has settled after it.
         func settle(_ body: @escaping () -> Void, needEmpty: Bool) throws -> Bool {
@@ -206,8 +198,8 @@ public final class StressLab {
                 try recorder.tick(nowNs: now)
                 guard let finishedAt else { return false }
                 if at == nil { at = quiet.state }
-                // Settled after the body, or (an idle driver gives no `settled`) nothing
-                // at all from the probes for a second after it.
+                // Settled after the body, or (an idle driver gives no `settled`) no driver
+                // activity for a second after it.
                 if quiet.state.isQuiet(since: at!, startNs: finishedAt, nowNs: now, idleNs: 1_000_000_000)
                     && (!needEmpty || quiet.state.listEmpty != false) {
                     ok = true

@@ -1,5 +1,6 @@
 import Foundation
 import IavfModel
+import IavfTrace
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,8 +15,31 @@ public struct DriverQuiet: Sendable, Equatable {
     public var lastActivityNs: UInt64 = 0
     public var resetOpen = false
     public var listEmpty: Bool?
+    /// The last snapshot's list: one that repeats it changed nothing.
+    private var lastFilters: [Filter]?
 
     public init() {}
+
+    /// Feeds one trace event. Driver activity is what can still change the filters: VLAN
+    /// calls, resets, opens and closes, any request but the watchdog's GET_STATS (sent every
+    /// 2 s whatever the filters do; counting it kept every wait on a stuck driver alive to
+    /// its budget), and snapshots that differ from the one before.
+    public mutating func note(_ body: TraceEvent.Body, nowNs: UInt64) {
+        switch body {
+        case .settled: noteSettled()
+        case .mark, .lost: break
+        case .send(let op, _, _), .reply(let op, _):
+            if op != .getStats { noteActivity(nowNs: nowNs) }
+        case .reset(let phase):
+            noteReset(entering: phase == .enter)
+            noteActivity(nowNs: nowNs)
+        case .snapshot(let filters, _, _):
+            noteSnapshot(empty: filters.isEmpty)
+            if filters != lastFilters { noteActivity(nowNs: nowNs) }
+            lastFilters = filters
+        default: noteActivity(nowNs: nowNs)
+        }
+    }
 
     /// Any probe record is driver activity.
     public mutating func noteActivity(nowNs: UInt64) { lastActivityNs = max(lastActivityNs, nowNs) }
@@ -23,6 +47,11 @@ public struct DriverQuiet: Sendable, Equatable {
     public mutating func noteSettled() { if !resetOpen { settled += 1 } }
     public mutating func noteReset(entering: Bool) { resetOpen = entering }
     public mutating func noteSnapshot(empty: Bool) { listEmpty = empty }
+
+    /// What a reader of the quiet file sees; the last snapshot is the writer's own memory.
+    public static func == (a: DriverQuiet, b: DriverQuiet) -> Bool {
+        a.settled == b.settled && a.lastActivityNs == b.lastActivityNs && a.resetOpen == b.resetOpen && a.listEmpty == b.listEmpty
+    }
 
     /// Quiet since `start` (this state as it was when waiting began, at `startNs`): a
     /// `settled` came after it, or no probe record at all for `idleNs` after it (an idle
@@ -102,10 +131,11 @@ public struct SettledWait {
     public var idleNs: UInt64 = 1_000_000_000
     /// Time allowed for the quiet check after a match, even past the deadline.
     public var quietBudget: Double = 5
-    /// A mismatch with no probe record for this long (and no reset in flight) is final: the
-    /// PF's set changes only by the driver's messages, which the probes see, and twice the
-    /// watchdog's 2 s period covers a reset the watchdog has yet to notice. Without it a
-    /// failing case waited out the whole settle budget (most of an unpatched suite's time).
+    /// A mismatch with no driver activity for this long (`note`: the watchdog's GET_STATS and
+    /// unchanged snapshots are not activity) and no reset in flight is final: the PF's set
+    /// changes only by the driver's messages, which the probes see, and twice the watchdog's
+    /// 2 s period covers a reset the watchdog has yet to notice. Without it a failing case
+    /// waited out the whole settle budget (most of an unpatched suite's time).
     public var mismatchIdleNs: UInt64 = 4_000_000_000
 
     public init(quiet: @escaping () -> DriverQuiet?, now: @escaping () -> UInt64, sleep: @escaping (Double) -> Void) {

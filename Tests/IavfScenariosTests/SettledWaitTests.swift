@@ -1,5 +1,7 @@
 import Foundation
+import IavfModel
 import IavfScenarios
+import IavfTrace
 import Testing
 
 /// A fake clock and driver: each poll's sleep moves time; the PF's set and the driver's quiet
@@ -13,6 +15,8 @@ final class FakeDriver: @unchecked Sendable {
     var settledAt: [UInt64] = []
     /// ms at which there is probe activity.
     var activityAt: [UInt64] = []
+    /// ms at which the recorder writes an event, fed through `DriverQuiet.note`.
+    var eventsAt: [(UInt64, TraceEvent.Body)] = []
     var observations = 0
     let t0: UInt64 = 1_000_000_000
 
@@ -23,6 +27,7 @@ final class FakeDriver: @unchecked Sendable {
         nowNs += UInt64(seconds * 1e9)
         for a in activityAt where a > from && a <= ms { quiet.noteActivity(nowNs: t0 + a * 1_000_000) }
         for s in settledAt where s > from && s <= ms { quiet.noteSettled() }
+        for (t, e) in eventsAt where t > from && t <= ms { quiet.note(e, nowNs: t0 + t * 1_000_000) }
     }
 
     func set() -> Set<UInt16> {
@@ -69,6 +74,59 @@ struct SettledWaitTests {
         reset.quiet.noteReset(entering: true)
         #expect(reset.wait.wait(for: Set<UInt16>([100]), within: 6) { reset.set() } == .mismatch([]))
         #expect(reset.ms >= 6000)
+    }
+
+    /// The watchdog's train on an idle, up VF: GET_STATS, its reply, the same snapshot, `settled`.
+    static func watchdogTick(at ms: UInt64, list: [Filter]) -> [(UInt64, TraceEvent.Body)] {
+        [(ms, .send(op: .getStats, vids: [], ret: nil)), (ms + 5, .reply(op: .getStats, retval: 0)),
+         (ms + 6, .snapshot(filters: list, count: list.count, at: "reply")), (ms + 300, .settled(reason: nil))]
+    }
+
+    @Test("the watchdog's GET_STATS every 2 s does not keep a stuck driver's mismatch waiting to the budget")
+    func watchdogIsNotActivity() {
+        // Unpatched, after a fast down/up: VLAN 100 stays INACTIVE, the PF has nothing, the
+        // watchdog asks for stats every 2 s. The wait gives up 4 s after the last VLAN work
+        // (at 200 ms), not at 30 s.
+        let stuck = [Filter(vid: 100, state: .INACTIVE)]
+        let d = FakeDriver()
+        d.programmed = [(0, [])]
+        d.eventsAt = [(100, .addVid(key: VlanKey(vid: 100), phase: .exit, ret: 0)), (200, .snapshot(filters: stuck, count: 1, at: "add_vid"))]
+            + stride(from: 1000, to: 30000, by: 2000).flatMap { Self.watchdogTick(at: UInt64($0), list: stuck) }
+        #expect(d.wait.wait(for: Set<UInt16>([100]), within: 30) { d.set() } == .mismatch([]))
+        #expect(d.ms >= 4200 && d.ms < 4400, "gave up at \(d.ms) ms")
+        // The same train with the list changing (the driver still at work on it) is activity:
+        // a reply that makes the filter ACTIVE at 9 s, with the PF programming it, passes.
+        let late = FakeDriver()
+        late.programmed = [(0, []), (9000, [100])]
+        late.eventsAt = [(3000, .send(op: .addVlanV2, vids: [VlanKey(vid: 100)], ret: 0)),
+                         (3006, .snapshot(filters: [Filter(vid: 100, state: .ADD)], count: 1, at: "send")),
+                         (6000, .snapshot(filters: [Filter(vid: 100, state: .IS_NEW)], count: 1, at: "reply")),
+                         (9000, .reply(op: .addVlanV2, retval: 0)), (9300, .settled(reason: nil))]
+        #expect(late.wait.wait(for: Set<UInt16>([100]), within: 30) { late.set() } == .matched)
+        #expect(late.ms >= 9300)
+    }
+
+    @Test("note: a reset opens and closes, GET_STATS and a repeated snapshot leave the activity time alone")
+    func noteClassifies() {
+        var q = DriverQuiet()
+        let list = [Filter(vid: 7, state: .ACTIVE)]
+        q.note(.snapshot(filters: list, count: 1, at: "reply"), nowNs: 10)
+        #expect(q.lastActivityNs == 10 && q.listEmpty == false)
+        q.note(.send(op: .getStats, vids: [], ret: nil), nowNs: 20)
+        q.note(.reply(op: .getStats, retval: 0), nowNs: 21)
+        q.note(.snapshot(filters: list, count: 1, at: "reply"), nowNs: 22)
+        q.note(.mark(text: "case", result: .PASS), nowNs: 23)
+        #expect(q.lastActivityNs == 10)
+        q.note(.reply(op: .delVlanV2, retval: 0), nowNs: 30)
+        #expect(q.lastActivityNs == 30)
+        q.note(.snapshot(filters: [], count: 0, at: "reply"), nowNs: 40)
+        #expect(q.lastActivityNs == 40 && q.listEmpty == true)
+        q.note(.reset(phase: .enter), nowNs: 50)
+        q.note(.settled(reason: nil), nowNs: 51)
+        #expect(q.resetOpen && q.settled == 0, "a settled inside a reset does not count")
+        q.note(.reset(phase: .exit), nowNs: 60)
+        q.note(.settled(reason: nil), nowNs: 61)
+        #expect(!q.resetOpen && q.settled == 1 && q.lastActivityNs == 60)
     }
 
     @Test("a match that holds once the driver is quiet passes, and waits for the quiet")
