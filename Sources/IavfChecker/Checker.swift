@@ -172,8 +172,8 @@ public final class Checker {
         case .caps(let m): d.maxFilters = m
         case .send(let op, let vids, _) where op.isVlanDel:
             for k in vids where d.pendingDel[k] == nil { d.pendingDel[k] = e.seq }
-        case .reply(let op, _) where op.isVlanDel: if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
-        case .reset(.enter): if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+        case .reply(let op, _) where op.isVlanDel: if !d.pendingDel.isEmpty { d.pendingDel.removeAll() }
+        case .reset(.enter): if !d.pendingDel.isEmpty { d.pendingDel.removeAll() }
         default: break
         }
         if d.hasModel {
@@ -313,7 +313,7 @@ public final class Checker {
             noteWorkqueue(&d)
             if op.isVlanDel {
                 if retval != 0 { checkRejectedDelete(e, op, retval, &d) }
-                if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+                if !d.pendingDel.isEmpty { d.pendingDel.removeAll() }
                 if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
             } else if rejectedAdd {
                 let after = VlanKeySet((d.currentList ?? []).map(\.key))
@@ -352,7 +352,7 @@ public final class Checker {
             stepModel(e, &d)
             noteWorkqueue(&d)
             // The reset swallows the outstanding reply; the PF drops a reset VF's VLANs.
-            if !d.pendingDel.isEmpty { d.pendingDel.removeAll(keepingCapacity: true) }
+            if !d.pendingDel.isEmpty { d.pendingDel.removeAll() }
             if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
             if d.inCycle { d.cycleResetSeen = true }
 

@@ -60,14 +60,16 @@ struct PendingSnapshot {
     var age = 0
 }
 
-/// The ndo calls under way, by key, in the order they entered: a handful at most, so a
-/// list (a Dictionary hashed every add and kill).
-struct NdoCalls: Sequence {
-    typealias Call = (add: Bool, applied: Bool)
-    typealias Element = (key: VlanKey, value: Call)
+/// A map from VLAN keys to values that holds a handful of entries at most (the ndo calls
+/// under way, the DELs with the PF), in the order they went in: a list, where a Dictionary
+/// hashed the key at every add, kill and send, and walked its keys in an order seeded per
+/// process (findings at one event came out in a different order from run to run).
+struct SmallKeyMap<Value>: Sequence {
+    typealias Element = (key: VlanKey, value: Value)
     private var entries: [Element] = []
 
     var isEmpty: Bool { entries.isEmpty }
+    var count: Int { entries.count }
     var keys: [VlanKey] { entries.map(\.key) }
 
     @inline(__always)
@@ -80,7 +82,7 @@ struct NdoCalls: Sequence {
         return nil
     }
 
-    subscript(_ k: VlanKey) -> Call? {
+    subscript(_ k: VlanKey) -> Value? {
         get { index(k).map { entries[$0].value } }
         set {
             if let i = index(k) {
@@ -92,7 +94,7 @@ struct NdoCalls: Sequence {
     }
 
     @discardableResult
-    mutating func removeValue(forKey k: VlanKey) -> Call? {
+    mutating func removeValue(forKey k: VlanKey) -> Value? {
         guard let i = index(k) else { return nil }
         return entries.remove(at: i).value
     }
@@ -101,6 +103,9 @@ struct NdoCalls: Sequence {
 
     func makeIterator() -> IndexingIterator<[Element]> { entries.makeIterator() }
 }
+
+/// The ndo calls under way: add or kill, and whether the list edit has been seen.
+typealias NdoCalls = SmallKeyMap<(add: Bool, applied: Bool)>
 
 /// What the checker knows of one adapter.
 struct DeviceState {
@@ -123,7 +128,7 @@ struct DeviceState {
     var isUp = true
 
     /// Keys named in DEL messages that have had no reply yet, with the send's seq.
-    var pendingDel: [VlanKey: Int64] = [:]
+    var pendingDel = SmallKeyMap<Int64>()
     /// Keys already reported as freed early, with the cause named then.
     var prematureReported: [VlanKey: Cause?] = [:]
     /// Filters whose DEL the PF refused: kept by design, not ghosts.
