@@ -103,7 +103,7 @@ struct DownUpGuestCommand: ParsableCommand {
     @Option var iterations: Int = 10
 
     func run() throws {
-        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { FileHandleOutput.stdout("# " + $0 + "\n") }
+        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace, changes: .ip) { FileHandleOutput.stdout("# " + $0 + "\n") }
         do { try bed.setUp(count: 1) } catch {
             throw EnvironmentProblem("bench downup-guest: set-up failed: \(error)")
         }

@@ -224,7 +224,7 @@ struct StressGuestCommand: ParsableCommand {
 
     func run() throws {
         func log(_ s: String) { FileHandleOutput.stderr("iavf-check stress: \(s)\n") }
-        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace) { log($0) }
+        let bed = Testbed(pfControl: pfControl, pfTrace: pfTrace, changes: .ip) { log($0) }
         let lab: StressLab
         do {
             try bed.setUp(count: 2)

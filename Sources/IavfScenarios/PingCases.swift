@@ -50,9 +50,9 @@ extension CaseContext {
 
     func configure(_ v: Testbed.VF, _ vid: UInt16?, address a: String? = nil) throws {
         let dev = interface(v, vid)
-        let up = bed.ip(v, "link", "set", dev, "up")
+        let up = bed.setLink(v, dev, up: true)
         guard up.ok else { throw CaseFailure("\(v.label): ip link set \(dev) up: \(up.output)") }
-        let add = bed.ip(v, "addr", "replace", (a ?? address(v, vid)) + "/24", "dev", dev)
+        let add = bed.replaceAddress(v, a ?? address(v, vid), prefix: 24, dev: dev)
         guard add.ok else { throw CaseFailure("\(v.label): address on \(dev): \(add.output)") }
     }
 

@@ -48,7 +48,8 @@ public enum Shell {
     }
 }
 
-/// Counts and times the commands `Shell` runs (from any thread).
+/// Counts and times the commands `Shell` runs (from any thread), and the testbed's rtnetlink
+/// changes (as the program "rtnetlink").
 public final class Spawned: @unchecked Sendable {
     public struct Summary: Sendable, Equatable {
         public var count = 0

@@ -60,6 +60,53 @@ import Testing
         #expect(try t.vlans(on: "lo").isEmpty)
     }
 
+    @Test("a request's bytes: header with length, flags (request, ack, create|excl) and seq; nested attributes padded to 4")
+    func messageBytes() {
+        var m = NetlinkMessage(type: 16, flags: NetlinkMessage.create | NetlinkMessage.exclusive, fixed: 16)
+        m.attr(3, string: "eth0.7")
+        m.nest(18) { info in
+            info.attr(1, string: "vlan")
+            info.nest(2) { $0.attr(1, u16: 7) }
+        }
+        let b = m.bytes(seq: 0x01020304)
+        let expected: [UInt8] = [72, 0, 0, 0, 16, 0, 0x05, 0x06, 4, 3, 2, 1, 0, 0, 0, 0]   // nlmsghdr
+            + [UInt8](repeating: 0, count: 16)                                             // ifinfomsg
+            + [11, 0, 3, 0] + Array("eth0.7".utf8) + [0, 0]                                // IFLA_IFNAME, padded
+            + [28, 0, 18, 0x80] + [9, 0, 1, 0] + Array("vlan".utf8) + [0, 0, 0, 0]        // IFLA_LINKINFO { KIND
+            + [12, 0, 2, 0x80] + [6, 0, 1, 0, 7, 0, 0, 0]                                  //   DATA { VLAN_ID 7 } }
+        #expect(b == expected)
+        #expect(NetlinkMessage(type: 18, fixed: 16, dump: true).bytes(seq: 1)[6] == 0x01 && NetlinkMessage(type: 18, fixed: 16, dump: true).bytes(seq: 1)[7] == 0x03,
+                "a dump is NLM_F_REQUEST | NLM_F_DUMP, without an ack")
+    }
+
+    @Test("the real kernel (host, root): link up and down, an address replaced, a link deleted, and refusals in ip's words")
+    func realChanges() throws {
+        guard getuid() == 0 else { Issue.record("needs root to make a namespace"); return }
+        let ns = "lc-\(getpid())"
+        #expect(Shell.run(["ip", "netns", "add", ns]).ok)
+        defer { _ = Shell.run(["ip", "netns", "del", ns]) }
+        // The host kernel has veth but no 8021q: the pair is made with ip, the VLAN refused.
+        #expect(Shell.run(["ip", "-n", ns, "link", "add", "v0", "type", "veth", "peer", "name", "v1"]).ok)
+        let t = try LinkTable(namespace: ns)
+        try t.setLink("v0", up: true)
+        #expect((try t.link(named: "v0")?.flags ?? 0) & 1 == 1, "IFF_UP after setLink up")
+        try t.setLink("v0", up: false)
+        #expect((try t.link(named: "v0")?.flags ?? 1) & 1 == 0, "IFF_UP gone after setLink down")
+        try t.replaceAddress("10.9.8.7", prefix: 24, on: "v0")
+        try t.replaceAddress("10.9.8.7", prefix: 24, on: "v0")     // replace: no "File exists"
+        #expect(Shell.run(["ip", "-n", ns, "-o", "addr", "show", "dev", "v0"]).output.contains("10.9.8.7/24"))
+        // The same refusal as ip's, word for word.
+        let ipSays = Shell.run(["ip", "-n", ns, "link", "add", "link", "v0", "name", "v0.5", "type", "vlan", "id", "5"])
+        #expect(!ipSays.ok)
+        #expect { try t.addVlan(parent: "v0", name: "v0.5", id: 5) } throws: { error in
+            "\(error)" == ipSays.output.trimmingCharacters(in: .whitespacesAndNewlines) && (error as? LinkTable.Failure)?.code != nil
+        }
+        #expect { try t.addVlan(parent: "nope", name: "nope.5", id: 5) } throws: { "\($0)".contains("Cannot find device \"nope\"") }
+        try t.deleteLink("v0")
+        #expect(try t.link(named: "v0") == nil && t.link(named: "v1") == nil, "a veth goes with its peer")
+        #expect { try t.deleteLink("v0") } throws: { ($0 as? LinkTable.Failure)?.code == ENODEV }
+    }
+
     @Test("a namespace that does not exist: one clear error naming the path")
     func missingNamespace() {
         #expect { try LinkTable(namespace: "no-such-ns-\(getpid())") } throws: { error in

@@ -14,9 +14,11 @@ struct ScenarioSuiteVMTests {
         "reset: all 8 VLANs survive PF link flap", "reset: all 8 VLANs survive PF PCI FLR",
     ]
 
-    /// The cases that churn one VLAN back to back (one `ip -batch`).
+    /// The cases that churn one VLAN back to back (one `ip -batch`, or rtnetlink requests a few
+    /// milliseconds apart): a re-add and a delete inside one DEL's round trip, P-readd-kill.
     static let stormCases: Set<String> = [
         "state: rapid add/del same VLAN x100", "state: remove+re-add loop x50", "state: add/del storm (200 ops, 5 VIDs)",
+        "ping: VLANs work after rapid add/del churn",
     ]
 
     @Test("patched passes every case, the checker finding nothing but P-readd-kill in the storm cases; unpatched fails the 8-VLAN cases and the checker names the leak")
