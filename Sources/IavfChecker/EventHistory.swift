@@ -16,6 +16,7 @@ final class EventHistory {
     private let lists: UnsafeMutablePointer<Filter>
     private static let listRoom = EventText.shown + 1
     @exclusivity(unchecked) private var strings: [String] = []
+    @exclusivity(unchecked) private var stringBits: [(UInt64, UInt64)] = []
     @exclusivity(unchecked) private var ops: [VirtchnlOp] = []
     @exclusivity(unchecked) private var rare: [Int: TraceEvent] = [:]
     private static let maxInterned = 64
@@ -57,7 +58,15 @@ final class EventHistory {
     @inline(__always)
     private func intern(_ s: String?) -> Int16? {
         guard let s else { return -1 }
+        // Equal bits are the same string (the decoder hands out the same few small strings);
+        // a miss still compares by value below.
+        let bits = unsafeBitCast(s, to: (UInt64, UInt64).self)
         var i = 0
+        while i < stringBits.count {
+            if stringBits[i] == bits { return Int16(i) }
+            i += 1
+        }
+        i = 0
         // The length first: `==` of two different small strings is a call into the runtime,
         // and every snapshot compares its `at` with the names interned before it.
         let n = s.utf8.count
@@ -67,6 +76,7 @@ final class EventHistory {
         }
         guard strings.count < Self.maxInterned else { return nil }
         strings.append(s)
+        stringBits.append(bits)
         return Int16(i)
     }
 

@@ -2,9 +2,10 @@
 /// event, and a hashed Set costs more than the rest of the checker together. C-tags and
 /// S-tags get a 4096-bit map each; other TPIDs (never seen from 8021q) fall back to a Set.
 public struct VlanKeySet: Sequence, Sendable, Equatable {
-    private var ctag = [UInt64](repeating: 0, count: 64)
-    private var stag = [UInt64](repeating: 0, count: 64)
-    private var other = Set<VlanKey>()
+    // Visible to other modules' inlined `contains` (the checker asks on every snapshot).
+    @usableFromInline internal var ctag = [UInt64](repeating: 0, count: 64)
+    @usableFromInline internal var stag = [UInt64](repeating: 0, count: 64)
+    @usableFromInline internal var other = Set<VlanKey>()
     public private(set) var count = 0
 
     public init() {}
@@ -15,7 +16,7 @@ public struct VlanKeySet: Sequence, Sendable, Equatable {
 
     public var isEmpty: Bool { count == 0 }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public func contains(_ k: VlanKey) -> Bool {
         let w = Int(k.vid >> 6), b = UInt64(1) << UInt64(k.vid & 63)
         switch k.tpid {
