@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the built-in default: installs what is needed (apt packages, kernel
-# headers), builds iavf-check, then runs the scenario suite (the state and reset cases of
+# headers), builds iavf-check, then runs the scenario suite (the state, reset and ping cases of
 # iavf_vlan_state.sh) against the real unpatched (6.1.170) and patched (6.1.192) iavf
 # drivers in QEMU, driven by the emulated PF, with the checker attached. Results, traces
 # and logs go to suite-out/. Usage: scripts/main.sh [extra `iavf-check suite run` options]
