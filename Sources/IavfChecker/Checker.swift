@@ -244,7 +244,12 @@ public final class Checker {
         switch e.body {
         case .addVid(let key, let phase, let ret):
             guard key.vid != 0 else { return }
-            if phase == .enter { d.ndoInFlight[key] = (true, false); return }
+            if phase == .enter {
+                d.ndoInFlight[key] = (true, false)
+                // The user's own add: the watchdog may send it before the call's exit record.
+                if d.inCycle { d.cycleUserKeys.insert(key) }
+                return
+            }
             guard let ret else { return }
             let early = d.ndoInFlight.removeValue(forKey: key)?.applied == true
             stepReplyLag(e, &d)

@@ -51,7 +51,7 @@ public final class TraceRecorder {
             for dev in devices.isEmpty ? ["unknown"] : devices { try put(dev, 0, .lost(count: Int64(clamping: n))) }
         case .event(let e):
             guard !e.synthetic else { return }
-            let dev = name(of: e.device)
+            let dev = name(of: e)
             if !devices.contains(dev) { devices.append(dev) }
             settle.observe(e, dev: dev)
             if case .snapshot(let s) = e.payload {
@@ -71,10 +71,24 @@ public final class TraceRecorder {
 
     /// The trace's `dev`: the PCI address (or netdev name). An adapter that is removed and
     /// probed again (unbind/bind) is a new adapter with a new list, so it gets "#2", "#3".
+    /// The key is the adapter's address, which the new adapter can be given again; so an
+    /// adapter that sent RESET_VF outside iavf_reset_task (iavf_remove does, the only other
+    /// caller of iavf_request_reset) and then starts an init with VERSION is new too.
     private var instanceOf: [UInt64: String] = [:]
     private var instances: [String: Int] = [:]
+    private var inResetTask = Set<UInt64>()
+    private var removed = Set<UInt64>()
 
-    private func name(of d: ProbeDevice) -> String {
+    private func name(of e: ProbeEvent) -> String {
+        let d = e.device
+        if e.kind == .reset { if e.phase == .enter { inResetTask.insert(d.key) } else if e.phase == .exit { inResetTask.remove(d.key) } }
+        if case .send(let s) = e.payload {
+            if s.op == UInt32(VirtchnlOp.resetVF.code) && !inResetTask.contains(d.key) {
+                removed.insert(d.key)
+            } else if s.op == UInt32(VirtchnlOp.version.code) && removed.remove(d.key) != nil {
+                instanceOf[d.key] = nil
+            }
+        }
         if let known = instanceOf[d.key] { return known }
         let base = d.traceName
         let n = (instances[base] ?? 0) + 1

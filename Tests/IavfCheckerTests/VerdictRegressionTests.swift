@@ -48,6 +48,26 @@ extension CheckReport {
 
 @Suite("Verdict regressions (issue: trustworthy verdicts)")
 struct VerdictRegressionTests {
+    @Test("an ADD the watchdog sends between the user's add_vid enter and exit, right after a down/up, is the user's, not churn (a suite run at rtnetlink pace)")
+    func addInFlightAfterDownUpIsNotChurn() {
+        var t = TraceScript(.patched)
+        t.addVid(100)
+        t.send(.addVlanV2, [100])
+        t.reply(.addVlanV2)
+        t.settled()
+        // The runner's down/up between cases, and the next case's add before any `settled`.
+        t.add(.down(phase: .enter)); t.add(.down(phase: .exit))
+        t.add(.open(phase: .enter, ret: nil)); t.add(.open(phase: .exit, ret: 0))
+        t.add(.addVid(key: VlanKey(vid: 105), phase: .enter, ret: nil))
+        t.send(.addVlanV2, [105])
+        t.add(.addVid(key: VlanKey(vid: 105), phase: .exit, ret: 0))
+        t.reply(.addVlanV2)
+        t.settled()
+        let r = t.check()
+        #expect(r.rules[.downUpChurn] == nil, "\(r.findings.map(\.message))")
+        #expect(r.divergences == 0, "\(r.findings.map(\.message))")
+    }
+
     // 1. A snapshot waiting for its explanation must not survive a loss.
     @Test("a snapshot held for its send does not survive a lost event (no divergence, inconclusive)")
     func heldSnapshotAcrossLoss() {

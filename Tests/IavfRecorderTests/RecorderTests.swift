@@ -152,6 +152,41 @@ struct RecorderAdapterTests {
         #expect(events.map(\.dev) == ["10000:00:00.0", "10000:00:00.0#2", "10000:00:00.0"])
     }
 
+    @Test("a removed adapter whose address the next probe gets again is a new device too; a reset's RESET_VF and VERSION are not a removal")
+    func rebindSameAddress() throws {
+        var events: [TraceEvent] = []
+        let r = TraceRecorder(generation: .patched, kernel: "k", settlePeriodNs: 1, start: { _ in }, emit: { events.append($0) })
+        var t: UInt64 = 0
+        func record(_ kind: ProbeEventKind, _ phase: ProbePhase = .none, op: VirtchnlOp? = nil) -> ProbeEvent {
+            t += 1
+            let payload: ProbePayload
+            if let op {
+                payload = .send(ProbeSend(op: UInt32(op.code), opName: op.name, messageLength: 0, numElements: 0, vids: [],
+                                          vlanVersion: nil, truncated: false, readError: false))
+            } else if kind == .snapshot {
+                payload = .snapshot(ProbeSnapshot(at: .addVid, count: 0, filters: [], truncated: false, readError: false, adapterState: 13,
+                                                  aqRequired: 0, currentOp: 0, adapterFlags: 0, vfCapFlags: 1 << 15, maxFilters: 8,
+                                                  filteringOuter: 0, filteringInner: 1))
+            } else {
+                payload = .none
+            }
+            return ProbeEvent(kind: kind, phase: phase, cpu: 0, pid: 1, tid: 1, timestampNs: t, cpuDrops: 0,
+                              device: ProbeDevice(key: 0xaaaa, ifindex: 3, ifname: "eth0", bus: "10000:00:00.0"),
+                              ret: nil, synthetic: false, payload: payload)
+        }
+        // A VF reset: RESET_VF inside iavf_reset_task, VERSION after it: the same adapter.
+        for e in [record(.snapshot), record(.reset, .enter), record(.send, op: .resetVF), record(.reset, .exit),
+                  record(.send, op: .version), record(.snapshot)] { try r.handle(.event(e)) }
+        #expect(Set(events.map(\.dev)) == ["10000:00:00.0"])
+        // iavf_remove: RESET_VF twice outside a reset; the next probe, at the same address,
+        // starts with VERSION: a new adapter.
+        events.removeAll()
+        for e in [record(.send, op: .resetVF), record(.send, op: .resetVF), record(.send, op: .version), record(.snapshot)] {
+            try r.handle(.event(e))
+        }
+        #expect(events.map(\.dev) == ["10000:00:00.0", "10000:00:00.0", "10000:00:00.0#2", "10000:00:00.0#2"])
+    }
+
     @Test("marks before any record go to markDevice, then to the first device seen")
     func marksBeforeRecords() throws {
         var events: [TraceEvent] = []
