@@ -396,10 +396,15 @@ public final class Checker {
             let matches = d.m.matches(filters)
             if let lag = d.replyLag {
                 let lagMatches = ReferenceModel.list(lag, matches: filters)
-                d.replyLag = nil
                 // The walk ran before the last reply's list edit (the reply's record came
-                // first): nothing to judge yet; the next snapshot shows the edit.
-                if !matches && lagMatches { return }
+                // first): nothing to judge yet. The completion can stay behind its record
+                // across several ndo calls (its CPU slow under TCG), which take their
+                // snapshots beside it; the first snapshot from any other context ends the wait.
+                if !matches && lagMatches {
+                    if SnapshotContext(at: at) != .ndo { d.replyLag = nil }
+                    return
+                }
+                d.replyLag = nil
             }
             if matches {
                 checkLostFilters(e, filters, &d)

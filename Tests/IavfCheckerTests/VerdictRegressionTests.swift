@@ -48,6 +48,32 @@ extension CheckReport {
 
 @Suite("Verdict regressions (issue: trustworthy verdicts)")
 struct VerdictRegressionTests {
+    @Test("an ADD reply whose list edit lags behind two ndo snapshots is not a divergence; one still lagging at the next workqueue snapshot after it is (a storm case at TCG pace)")
+    func addReplyLagsAcrossNdoSnapshots() {
+        func script(lagAtSend: Bool) -> TraceScript {
+            var t = TraceScript(.patched)
+            t.addVid(104)
+            t.send(.addVlanV2, [104])
+            t.snap([(104, .ADDING)], at: "iavf_add_vlans")
+            t.addVid(103)
+            t.snap([(104, .ADDING), (103, .ADD)], at: "add_vid")
+            t.add(.addVid(key: VlanKey(vid: 101), phase: .enter, ret: nil))
+            t.reply(.addVlanV2)                                     // the record; the edit comes later
+            t.add(.addVid(key: VlanKey(vid: 101), phase: .exit, ret: 0))
+            t.snap([(104, .ADDING), (103, .ADD), (101, .ADD)], at: "add_vid")
+            t.addVid(102)
+            t.snap([(104, .ADDING), (103, .ADD), (101, .ADD), (102, .ADD)], at: "add_vid")
+            t.send(.addVlanV2, [103, 101, 102])
+            // The watchdog's walk: the completion before it is done, so the edit must show.
+            t.snap([(104, lagAtSend ? .ADDING : .ACTIVE), (103, .ADDING), (101, .ADDING), (102, .ADDING)], at: "iavf_add_vlans")
+            return t
+        }
+        let lagging = script(lagAtSend: false).check()
+        #expect(lagging.divergences == 0, "\(lagging.findings.map(\.message))")
+        let stuck = script(lagAtSend: true).check()
+        #expect(stuck.divergences == 1, "the edit never showed, yet: \(stuck.findings.map(\.message))")
+    }
+
     @Test("an ADD the watchdog sends between the user's add_vid enter and exit, right after a down/up, is the user's, not churn (a suite run at rtnetlink pace)")
     func addInFlightAfterDownUpIsNotChurn() {
         var t = TraceScript(.patched)
