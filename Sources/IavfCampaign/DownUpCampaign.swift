@@ -38,7 +38,6 @@ public struct DownUpCampaign {
     /// Boots each kernel (or, `reanalyse`, reads what an earlier run left), writes
     /// downup.json and downup.svg.
     public func run(reanalyse: Bool = false) throws -> DownUpReport {
-        Interruption.install()
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         var results: [(DownUpReport.Kernel, [DownUpStats])] = []
         for t in targets {

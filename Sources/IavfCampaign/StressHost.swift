@@ -50,7 +50,6 @@ public struct StressHost {
     }
 
     public func run() throws -> [KernelResult] {
-        Interruption.install()
         var results: [KernelResult] = []
         for target in targets {
             let k = target.label

@@ -60,7 +60,6 @@ public struct SuiteCampaign {
         let items: [(target: GuestTarget, index: Int?)] = targets.flatMap { t in
             (1...max(1, repeatCount)).map { (t, repeatCount > 1 ? $0 : nil) }
         }
-        Interruption.install()
         let hook = Interruption.onInterrupt { sig in
             state.lock.lock()
             var runs = state.runs

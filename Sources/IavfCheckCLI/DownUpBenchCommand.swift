@@ -75,6 +75,9 @@ struct DownUpBenchCommand: ParsableCommand {
         let targets = try iavf.targets(try KernelList.parse(kernel))
         let watchArguments = try model.guestArguments()
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
+        // A signal kills the guests and writes what the run has: the program's policy, so the
+        // engines (also run inside the test process) only adopt children and add hooks.
+        Interruption.install()
         var campaign = DownUpCampaign(targets: targets, out: out, moduleDir: reanalyse ? "" : try pf.directory(),
                                       exe: EmulatedPFGuest.executable, vlans: vlans, iterations: iterations, serviceUs: serviceUs)
         campaign.watchArguments = watchArguments

@@ -174,6 +174,9 @@ struct StressRunCommand: ParsableCommand {
         let out = URL(fileURLWithPath: output).standardizedFileURL.path
         if let seed { FileHandleOutput.stderr("iavf-check stress: seed \(seed), \(opts.ops) ops\n") }
         if let seedList { FileHandleOutput.stderr("iavf-check stress: seeds \(range!) shard \(share!): \(seedList.count) seeds, \(opts.ops) ops each\n") }
+        // A signal kills the guests and writes what the run has: the program's policy, so the
+        // engines (also run inside the test process) only adopt children and add hooks.
+        Interruption.install()
         var host = StressHost(targets: targets, out: out, moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable,
                               timeout: timeout, guestArguments: opts.guestArguments)
         host.seeds = seedList

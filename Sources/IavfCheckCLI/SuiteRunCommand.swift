@@ -74,6 +74,9 @@ struct SuiteRunCommand: ParsableCommand {
         // Bad input fails before anything builds or boots.
         let targets = try iavf.targets(try kernel.kernels())
         let watchArguments = try model.guestArguments()
+        // A signal kills the guests and writes what the run has: the program's policy, so the
+        // engines (also run inside the test process) only adopt children and add hooks.
+        Interruption.install()
         var campaign = SuiteCampaign(targets: targets, out: URL(fileURLWithPath: output).standardizedFileURL.path,
                                      moduleDir: try pf.directory(), exe: EmulatedPFGuest.executable, timeout: timeout)
         campaign.only = only

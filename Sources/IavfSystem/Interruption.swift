@@ -25,6 +25,9 @@ public enum Interruption {
     /// The signal that interrupted the run, if one did.
     public static var received: Int32? { lock.lock(); defer { lock.unlock() }; return signalReceived }
 
+    /// Whether `install` ran: SIGINT and SIGTERM belong to this process's guest killer.
+    public static var isInstalled: Bool { lock.lock(); defer { lock.unlock() }; return installed }
+
     /// Installs the handlers (once). Call at the start of a command that boots guests.
     public static func install() {
         lock.lock(); defer { lock.unlock() }

@@ -68,6 +68,19 @@ import Testing
         #expect(throws: EnvironmentProblem.self) { try c.run() }
     }
 
+    // The test process also holds a loop that takes SIGINT itself (the probe pipeline's
+    // test): an engine run here must not leave the signal routed to a guest killer that exits.
+    @Test("running a campaign leaves SIGINT and SIGTERM as they were (the CLI installs the guest killer)")
+    func campaignKeepsSignals() throws {
+        try #require(!Interruption.isInstalled)
+        var c = SuiteCampaign(targets: [GuestTarget(kernel: "patched")], out: try scratch(), moduleDir: "/m", exe: "/x", timeout: 10)
+        c.runOne = { t, _, _ in .init(kernel: t.label, release: "r", checkerVerdict: "pass", seconds: 1, problem: nil, cases: []) }
+        _ = try c.run()
+        var d = DownUpCampaign(targets: [GuestTarget(kernel: "patched")], out: try scratch(), moduleDir: "", exe: "/x", vlans: "0", iterations: 1, serviceUs: 50)
+        _ = try? d.run(reanalyse: true)
+        #expect(!Interruption.isInstalled)
+    }
+
     @Test("a kernel's result joins the runner's cases and the checker's labels by name; missing cases are a problem")
     func collect() throws {
         let out = try scratch()
