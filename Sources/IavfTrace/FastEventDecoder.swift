@@ -32,25 +32,31 @@ struct FastCursor {
 
     /// 1 to 18 decimal digits (what the general scanner reads without an overflow check),
     /// not followed by another digit, a fraction or an exponent.
-    @inline(__always)
+    ///
     /// The line's last byte is '}' (`fastEvent` checks it first), so a run of digits ends
     /// inside the line and the loop needs no bound check. Past 18 digits the value may wrap:
-    /// it is then refused after the loop.
+    /// it is then refused.
+    @inline(__always)
     mutating func uint() -> Int64? {
         var q = p
-        var v: Int64 = 0
+        var v: UInt64 = 0
         while true {
             let d = q.pointee &- 0x30
             if d > 9 { break }
-            v = v &* 10 &+ Int64(d)
+            v = v &* 10 &+ UInt64(d)
             q += 1
         }
+        return finishUInt(q, v)
+    }
+
+    @inline(__always)
+    private mutating func finishUInt(_ q: UnsafePointer<UInt8>, _ v: UInt64) -> Int64? {
         let n = q - p
         guard n > 0, n <= 18 else { return nil }
         let c = q.pointee
         if c == UInt8(ascii: ".") || c == UInt8(ascii: "e") || c == UInt8(ascii: "E") { return nil }
         p = q
-        return v
+        return Int64(v)
     }
 
     /// A TPID: 33024 (0x8100, nearly every one) by one compare, else as `uint`.
@@ -221,12 +227,64 @@ final class ListCache<T: ListElement> {
     }
 }
 
+/// Filter lists by their bytes in the line. A trace repeats a few lists (see `ListCache`), and
+/// a snapshot's list is most of its line: when the bytes between `[` and `]` are the same as
+/// those of a list decoded before, that list is the answer, for the price of a hash and a
+/// compare instead of a parse of every entry. Only lists the fast path decoded whole are
+/// kept, so a hit gives exactly what decoding the same bytes again would.
+final class RawListMemo<T> {
+    private static var slots: Int { 64 }
+    /// Longer lists (about 100 filters) are parsed every time.
+    static var maxBytes: Int { 4096 }
+    private let bytes: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var lengths: [Int]
+    @exclusivity(unchecked) private var lists: [[T]]
+
+    init() {
+        bytes = .allocate(capacity: Self.slots * Self.maxBytes)
+        lengths = Array(repeating: -1, count: Self.slots)
+        lists = Array(repeating: [], count: Self.slots)
+    }
+
+    deinit { bytes.deallocate() }
+
+    /// The slot of `n` (8 to `maxBytes`) bytes: their words rotated and mixed, the last word
+    /// read where it ends (it may overlap the one before).
+    @inline(__always)
+    func slot(_ p: UnsafePointer<UInt8>, _ n: Int) -> Int {
+        let raw = UnsafeRawPointer(p)
+        var h = UInt64(truncatingIfNeeded: n)
+        var i = 0
+        while i + 8 <= n {
+            h = ((h << 5) | (h >> 59)) ^ raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            i += 8
+        }
+        h = ((h << 5) | (h >> 59)) ^ raw.loadUnaligned(fromByteOffset: n - 8, as: UInt64.self)
+        h = (h ^ (h >> 31)) &* 0x9E37_79B9_7F4A_7C15
+        return Int(truncatingIfNeeded: h >> 58)   // 64 slots
+    }
+
+    /// The list kept in `slot` when its bytes are these.
+    @inline(__always)
+    func list(_ slot: Int, _ p: UnsafePointer<UInt8>, _ n: Int) -> [T]? {
+        guard lengths[slot] == n, memcmp(bytes + slot * Self.maxBytes, p, n) == 0 else { return nil }
+        return lists[slot]
+    }
+
+    func keep(_ slot: Int, _ p: UnsafePointer<UInt8>, _ n: Int, _ list: [T]) {
+        (bytes + slot * Self.maxBytes).update(from: p, count: n)
+        lengths[slot] = n
+        lists[slot] = list
+    }
+}
+
 /// Room for one event's list while it is decoded, so the event's array is made once at its size.
 final class ListScratch {
     let filters: UnsafeMutablePointer<Filter>
     let keys: UnsafeMutablePointer<VlanKey>
     let filterLists = ListCache<Filter>()
     let keyLists = ListCache<VlanKey>()
+    let rawFilterLists = RawListMemo<Filter>()
 
     init() {
         filters = .allocate(capacity: TraceEvent.maxListEntries)
@@ -283,19 +341,38 @@ extension EventDecoder {
             body = kind == .addVid ? .addVid(key: key, phase: p, ret: ret) : .killVid(key: key, phase: p, ret: ret)
         case .snapshot:
             guard c.lit(#","filters":["#) else { return nil }
-            let out = scratch.filters
-            var n = 0
-            if !c.byte(UInt8(ascii: "]")) {
-                while true {
-                    guard n < TraceEvent.maxListEntries,
-                          c.lit(#"{"vid":"#), let vid = c.uint(), vid <= 4095,
-                          c.lit(#","tpid":"#), let tpid = c.tpid(), tpid <= 0xffff,
-                          c.lit(#","state":""#), let state = Self.state(&c)
-                    else { return nil }
-                    out[n] = Filter(key: VlanKey(vid: UInt16(vid), tpid: UInt16(tpid)), state: state)
-                    n += 1
-                    if c.byte(UInt8(ascii: "]")) { break }
-                    guard c.byte(UInt8(ascii: ",")) else { return nil }
+            // The list's bytes through its ']' (an entry holds none), if it is one seen before.
+            let listStart = c.p
+            var memoSlot = -1, listBytes = 0
+            if let close = memchr(listStart, Int32(UInt8(ascii: "]")), c.end - listStart) {
+                listBytes = UnsafeRawPointer(close) - UnsafeRawPointer(listStart) + 1
+                if listBytes >= 8 && listBytes <= RawListMemo<Filter>.maxBytes {
+                    memoSlot = scratch.rawFilterLists.slot(listStart, listBytes)
+                }
+            }
+            let filters: [Filter]
+            if memoSlot >= 0, let known = scratch.rawFilterLists.list(memoSlot, listStart, listBytes) {
+                filters = known
+                c.p = listStart + listBytes
+            } else {
+                let out = scratch.filters
+                var n = 0
+                if !c.byte(UInt8(ascii: "]")) {
+                    while true {
+                        guard n < TraceEvent.maxListEntries,
+                              c.lit(#"{"vid":"#), let vid = c.uint(), vid <= 4095,
+                              c.lit(#","tpid":"#), let tpid = c.tpid(), tpid <= 0xffff,
+                              c.lit(#","state":""#), let state = Self.state(&c)
+                        else { return nil }
+                        out[n] = Filter(key: VlanKey(vid: UInt16(vid), tpid: UInt16(tpid)), state: state)
+                        n += 1
+                        if c.byte(UInt8(ascii: "]")) { break }
+                        guard c.byte(UInt8(ascii: ",")) else { return nil }
+                    }
+                }
+                filters = scratch.filterLists.array(out, n)
+                if memoSlot >= 0 && c.p == listStart + listBytes {
+                    scratch.rawFilterLists.keep(memoSlot, listStart, listBytes, filters)
                 }
             }
             guard c.lit(#","count":"#), let count = c.uint(), count <= Int64(Int32.max) else { return nil }
@@ -304,7 +381,6 @@ extension EventDecoder {
                 guard let a = interner.read(&c) else { return nil }
                 at = a
             }
-            let filters = scratch.filterLists.array(out, n)
             body = .snapshot(filters: filters, count: Int(count), at: at)
         case .send:
             guard c.lit(#","op":""#), let o = c.asciiString(), let op = Self.op(o),

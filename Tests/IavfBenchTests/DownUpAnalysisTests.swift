@@ -5,10 +5,15 @@ import IavfTrace
 import Testing
 
 @Suite("Down/up analysis of probe traces")
-struct DownUpAnalysisTests {
+final class DownUpAnalysisTests {
+    /// The traces a test wrote, removed when it ends.
+    private var written: [String] = []
+    deinit { for p in written { try? FileManager.default.removeItem(atPath: p) } }
+
     /// One cycle of each generation, 2 VLANs, timestamps in ms.
     func trace(unpatched: Bool) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("downup-\(UUID().uuidString).jsonl").path
+        written.append(path)
         let w = try TraceWriter(path: path, header: TraceHeader(generation: unpatched ? .unpatched : .patched, maxFilters: 8, source: .live))
         var seq: Int64 = 0
         func e(_ ms: Int64, _ b: TraceEvent.Body, dev: String = "10000:00:00.0") throws {

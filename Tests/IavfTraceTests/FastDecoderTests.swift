@@ -101,6 +101,8 @@ import Testing
             let digits = String(repeating: "9", count: n)
             for tail in ["", "0", ".5", "e3", " "] {
                 for line in [#"{"seq":\#(digits)\#(tail),"t_ns":1,"dev":"d","ev":"down","phase":"exit"}"#,
+                             #"{"seq":1,"t_ns":\#(digits)\#(tail),"dev":"d","ev":"down","phase":"exit"}"#,
+                             #"{"seq":1,"t_ns":\#(digits)\#(tail)}"#,
                              #"{"seq":1,"t_ns":2,"dev":"d","ev":"reply","op":"ADD_VLAN","retval":-\#(digits)\#(tail)}"#,
                              #"{"seq":1,"t_ns":2,"dev":"d","ev":"add_vid","vid":1,"tpid":33024,"phase":"exit","ret":\#(digits)\#(tail)}"#] {
                     let bytes = Array(line.utf8)
@@ -111,6 +113,34 @@ import Testing
                 }
             }
         }
+    }
+
+    /// A snapshot list seen before is taken from the memo by its bytes: lists of the same
+    /// length that differ in one state or one VLAN come out as themselves, in any order.
+    @Test func repeatedListsDecodeAsThemselves() throws {
+        var d = EventDecoder()
+        func line(_ states: [FilterState], first vid: UInt16 = 100) -> TraceEvent {
+            TraceEvent(seq: 7, tNs: 123_456_789_012, dev: "0000:00:05.0",
+                       .snapshot(filters: states.enumerated().map { Filter(vid: vid + UInt16($0.offset), state: $0.element) },
+                                 count: states.count, at: "add_vid"))
+        }
+        // ADDING, ACTIVE and REMOVE have the same length: these lists differ in bytes only.
+        let variants = [line([.ACTIVE, .ADDING, .ACTIVE]), line([.ACTIVE, .ACTIVE, .ACTIVE]),
+                        line([.REMOVE, .ACTIVE, .ACTIVE]), line([.ACTIVE, .ACTIVE, .ACTIVE], first: 101),
+                        line([.ACTIVE, .ACTIVE, .REMOVE]), line([.ACTIVE, .ADDING, .ACTIVE], first: 900)]
+        for round in 0..<3 {
+            for e in (round == 1 ? variants.reversed() : variants) {
+                let (f, g) = try decodeBoth(&d, TraceEncoding.line(e))
+                #expect(f == e && g == e, "\(TraceEncoding.line(e))")
+            }
+        }
+        // The memo itself: a kept list answers only to its own bytes.
+        let memo = RawListMemo<Int>()
+        let a = Array(#"{"vid":100,"tpid":33024,"state":"ACTIVE"}]"#.utf8), b = Array(#"{"vid":100,"tpid":33024,"state":"ADDING"}]"#.utf8)
+        a.withUnsafeBufferPointer { memo.keep(3, $0.baseAddress!, a.count, [1]) }
+        #expect(a.withUnsafeBufferPointer { memo.list(3, $0.baseAddress!, a.count) } == [1])
+        #expect(b.withUnsafeBufferPointer { memo.list(3, $0.baseAddress!, b.count) } == nil)
+        #expect(a.withUnsafeBufferPointer { memo.list(3, $0.baseAddress!, a.count - 1) } == nil)
     }
 
     private func decodeBoth(_ d: inout EventDecoder, _ line: String) throws -> (TraceEvent?, TraceEvent) {
