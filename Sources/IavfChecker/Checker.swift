@@ -194,8 +194,9 @@ public final class Checker {
         // The adds and kills lost with the events are unknown: take the list's live
         // entries as the user's intent rather than accuse the driver; a kill already under
         // way is not intent even if the walk came before its list edit.
-        d.intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
-        for (k, call) in d.ndoInFlight where !call.add { d.intent.remove(k) }
+        var intent = VlanKeySet(filters.filter { !$0.state.isPendingDeletion }.map(\.key))
+        for (k, call) in d.ndoInFlight where !call.add { intent.remove(k) }
+        d.setIntent(intent)
         // A filter still REMOVING is in a DEL the PF has not answered yet.
         for f in filters where f.state == .REMOVING && d.pendingDel[f.key] == nil { d.pendingDel[f.key] = e.seq }
         if !d.prematureReported.isEmpty { d.prematureReported.removeAll(keepingCapacity: true) }
@@ -216,8 +217,8 @@ public final class Checker {
     /// What an event does to the reference model, at the point trace-format.md names.
     static func modelStep(_ e: TraceEvent, _ m: inout ReferenceModel) {
         switch e.body {
-        case .addVid(let key, .exit, let ret): if let ret { m.userAdd(key, ret: ret, seq: e.seq) }
-        case .killVid(let key, .exit, _): m.userKill(key, seq: e.seq)
+        case .addVid(let key, .exit, let ret): NdoExit(seq: e.seq, key: key, add: true, ret: ret).apply(to: &m)
+        case .killVid(let key, .exit, _): NdoExit(seq: e.seq, key: key, add: false, ret: nil).apply(to: &m)
         case .send(let op, let vids, _): m.send(op, vids: vids, seq: e.seq)
         case .reply(let op, let retval): m.reply(op, retval: retval, seq: e.seq)
         case .down(.exit): m.down(seq: e.seq)
@@ -253,9 +254,9 @@ public final class Checker {
             guard let ret else { return }
             let early = d.ndoInFlight.removeValue(forKey: key)?.applied == true
             stepReplyLag(e, &d)
-            noteNdo(e, &d)
+            noteNdo(NdoExit(seq: e.seq, key: key, add: true, ret: ret), &d)
             if ret == 0 {
-                d.intent.insert(key)
+                d.intendAdd(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
                 if !d.rejectedAdd.isEmpty { d.rejectedAdd[key] = nil }
             } else if ret == Errno.EIO {
@@ -266,14 +267,14 @@ public final class Checker {
         case .killVid(let key, let phase, _):
             guard key.vid != 0 else { return }
             if phase == .enter {
-                d.intent.remove(key)
+                d.intendKill(key)
                 if d.inCycle { d.cycleUserKeys.insert(key) }
                 d.lostReported.remove(key)
                 d.stuckReported.remove(key)
                 d.ndoInFlight[key] = (false, false)
             } else {
                 stepReplyLag(e, &d)
-                noteNdo(e, &d)
+                noteNdo(NdoExit(seq: e.seq, key: key, add: false, ret: nil), &d)
                 stepModel(e, &d, appliedEarly: d.ndoInFlight.removeValue(forKey: key)?.applied == true)
             }
 
@@ -334,7 +335,9 @@ public final class Checker {
                     d.cycleResetSeen = false
                     d.cycleUserKeys.removeAll()
                     d.churnReported.removeAll()
-                    d.cyclePendingAdds = VlanKeySet((d.currentList ?? []).filter { $0.state == .ADD || $0.state.isAddInFlight }.map(\.key))
+                    // Refilled, not made anew: a new set is two 4096-bit maps to allocate and zero.
+                    d.cyclePendingAdds.removeAll()
+                    for f in d.currentList ?? [] where f.state == .ADD || f.state.isAddInFlight { d.cyclePendingAdds.insert(f.key) }
                 }
             } else {
                 stepModel(e, &d)
@@ -492,10 +495,10 @@ public final class Checker {
 
     /// An ndo exit about to be applied: keep the model from before it (once per run of
     /// ndo calls; the copy is shared until the model changes).
-    private func noteNdo(_ e: TraceEvent, _ d: inout DeviceState) {
+    private func noteNdo(_ call: NdoExit, _ d: inout DeviceState) {
         guard d.hasModel, d.ndoSince.count < 64 else { return }
         if case .none = d.beforeNdo { d.beforeNdo = d.m }
-        d.ndoSince.append(e)
+        d.ndoSince.append(call)
     }
 
     /// A VLAN message the model mispredicts because the watchdog chose it before some of
@@ -504,11 +507,11 @@ public final class Checker {
     private func sendBeforeNdoCalls(_ e: TraceEvent, _ op: VirtchnlOp, _ vids: [VlanKey], _ d: inout DeviceState) -> Bool {
         guard var m = d.beforeNdo, !d.ndoSince.isEmpty else { return false }
         var prefixes: [ReferenceModel] = [m]
-        for ev in d.ndoSince.dropLast() { Self.modelStep(ev, &m); prefixes.append(m) }
+        for call in d.ndoSince.dropLast() { call.apply(to: &m); prefixes.append(m) }
         for (i, candidate) in prefixes.enumerated().reversed() where candidate.predictedMessage(op) == vids {
             var r = candidate
             r.send(op, vids: vids, seq: e.seq)
-            for ev in d.ndoSince[i...] { Self.modelStep(ev, &r) }
+            for call in d.ndoSince[i...] { call.apply(to: &r) }
             _ = r.takeFreed()
             d.m = r
             return true
@@ -665,6 +668,7 @@ public final class Checker {
         // key listed twice must not stand in for a missing one). The scratch set is
         // emptied again key by key: no set is made per snapshot.
         if d.lostReported.isEmpty {
+            if d.lostCheckedEdits == d.intentEdits, let last = d.lostCheckedList, Self.sameStorage(last, filters) { return }
             var distinct = 0
             if filters.count <= 16 {
                 // A short list: a key counts once, at its first place in the list.
@@ -680,7 +684,11 @@ public final class Checker {
                 distinct = scratchKeys.count
                 for f in filters { scratchKeys.remove(f.key) }
             }
-            if distinct == d.intent.count { return }
+            if distinct == d.intent.count {
+                d.lostCheckedList = filters
+                d.lostCheckedEdits = d.intentEdits
+                return
+            }
         }
         var present = VlanKeySet()
         for f in filters where d.intent.contains(f.key) { present.insert(f.key) }
@@ -698,6 +706,12 @@ public final class Checker {
                    "VLAN \(k) is in use (its add_vid succeeded and no kill followed) but the filter list lacks it: \(EventText.list(filters))",
                    cause: cause, origin: origin)
         }
+    }
+
+    /// One array's storage: the same elements, without comparing them.
+    @inline(__always)
+    private static func sameStorage(_ a: [Filter], _ b: [Filter]) -> Bool {
+        a.count == b.count && a.withUnsafeBufferPointer { x in b.withUnsafeBufferPointer { y in x.baseAddress == y.baseAddress } }
     }
 
     /// Filters that left the model's list during the event, checked against the DELs

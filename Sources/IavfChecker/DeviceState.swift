@@ -120,8 +120,20 @@ struct DeviceState {
     var model: ReferenceModel? { hasModel ? m : nil }
     /// The last snapshot's filters.
     var observed: [Filter]?
-    /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter.
-    var intent = VlanKeySet()
+    /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter. Changed only
+    /// through `intendAdd`, `intendKill` and `setIntent`, which count the edits.
+    private(set) var intent = VlanKeySet()
+    /// Edits of `intent` so far.
+    private(set) var intentEdits: UInt64 = 0
+    /// The last list the lost-filter rule found whole, and `intentEdits` then: the same
+    /// list (the decoder hands out one array for a list it has seen) against the same
+    /// intent set needs no second look.
+    var lostCheckedList: [Filter]?
+    var lostCheckedEdits: UInt64 = 0
+
+    mutating func intendAdd(_ k: VlanKey) { intent.insert(k); intentEdits &+= 1 }
+    mutating func intendKill(_ k: VlanKey) { intent.remove(k); intentEdits &+= 1 }
+    mutating func setIntent(_ keys: VlanKeySet) { intent = keys; intentEdits &+= 1 }
     var vlanMode: VlanMode
     var maxFilters: Int?
     /// Contract: up unless the last down exit has no later successful open exit.
@@ -175,7 +187,7 @@ struct DeviceState {
     /// is recorded after it unlocks, so ndo calls recorded in between may have come after
     /// the choice.
     var beforeNdo: ReferenceModel?
-    var ndoSince: [TraceEvent] = []
+    var ndoSince: [NdoExit] = []
 
     /// A completion recorded while an ndo call was under way may have run before or after
     /// the ndo's list edit: the model with the edit first, kept until the next snapshot
@@ -252,4 +264,22 @@ struct DeviceState {
 
     /// The event with this seq, if it is still in the history.
     func event(seq: Int64) -> TraceEvent? { recent?.event(seq: seq, dev: dev) }
+}
+
+/// An ndo call's exit as the model applies it: what `ndoSince` keeps of the event (a copy of
+/// the event would cost a retain and a release of its strings and lists on every call).
+struct NdoExit {
+    var seq: Int64
+    var key: VlanKey
+    var add: Bool
+    /// add_vid's return (an exit without one changes nothing); kill_vid's is not used.
+    var ret: Int32?
+
+    func apply(to m: inout ReferenceModel) {
+        if add {
+            if let ret { m.userAdd(key, ret: ret, seq: seq) }
+        } else {
+            m.userKill(key, seq: seq)
+        }
+    }
 }
