@@ -372,8 +372,7 @@ import Testing
 
     @Test("suite: the guest's watch report carries coverage into suite.json; merge unions suite and stress coverage")
     func suiteCoverage() throws {
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("cov-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let out = try scratchDirectory("cov")
         let report = try CheckRun.check(path: Self.samples + "/patched-7-of-8.jsonl", table: nil)
         try Data(CheckReportDocument(report, coverage: true).encoded().utf8).write(to: URL(fileURLWithPath: "\(out)/watch-k.json"))
         let k = SuiteCampaign.collect(kernel: "patched", tag: "k", release: "r", jobFinished: true, out: out, only: nil, seconds: 1)

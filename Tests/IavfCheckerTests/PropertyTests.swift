@@ -45,7 +45,7 @@ func randomRunEvents(_ g: Generation, _ mode: VlanMode, seed: UInt64, ops: Int, 
             }
         case 18..<32:
             if let v = devices.randomElement(using: &rng) {
-                if !allow.readdDuringDelete && sim.model.entry(VlanKey(vid: v)).map { $0.state == .ADD && $0.last(.readdedWhileRemoving) != nil } == true { continue }
+                if !allow.readdDuringDelete && sim.model.entry(VlanKey(vid: v)).map({ $0.state == .ADD && $0.last(.readdedWhileRemoving) != nil }) == true { continue }
                 sim.userKill(v)
                 devices.remove(v)
             }

@@ -30,7 +30,13 @@ func iavfCheck(_ args: [String]) throws -> (Int32, String, String) {
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
+/// This process's files go in one directory, removed at exit.
+private let removeAtExit: Void = {
+    atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("iavf-report-tests-\(getpid())")) }
+}()
+
 func tempPath(_ name: String) -> String {
+    _ = removeAtExit
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iavf-report-tests-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     return dir.appendingPathComponent(name).path

@@ -8,15 +8,16 @@ import Testing
     func expand() throws {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("tf-\(UUID().uuidString)").path
         let fm = FileManager.default
+        defer { try? fm.removeItem(atPath: d) }
         try fm.createDirectory(atPath: d + "/suite", withIntermediateDirectories: true)
         for f in ["trace-patched.jsonl", "pf-patched.jsonl", "pf-refused-delete-fail.jsonl", "notes.txt"] {
-            fm.createFile(atPath: "\(d)/suite/\(f)", contents: Data())
+            _ = fm.createFile(atPath: "\(d)/suite/\(f)", contents: Data())
         }
         #expect(try TraceFiles.expand(d + "/suite").map { URL(fileURLWithPath: $0).lastPathComponent }
                 == ["pf-refused-delete-fail.jsonl", "trace-patched.jsonl"])
         try fm.createDirectory(atPath: d + "/stress/patched", withIntermediateDirectories: true)
-        fm.createFile(atPath: d + "/stress/patched/stress-attempt-1.jsonl", contents: Data())
-        fm.createFile(atPath: d + "/stress/stress-summary.json", contents: Data())
+        _ = fm.createFile(atPath: d + "/stress/patched/stress-attempt-1.jsonl", contents: Data())
+        _ = fm.createFile(atPath: d + "/stress/stress-summary.json", contents: Data())
         #expect(try TraceFiles.expand(d + "/stress") == [d + "/stress/patched/stress-attempt-1.jsonl"])
         try fm.createDirectory(atPath: d + "/empty", withIntermediateDirectories: true)
         #expect(throws: BadInput.self) { try TraceFiles.expand(d + "/empty") }

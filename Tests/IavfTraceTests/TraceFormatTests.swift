@@ -3,7 +3,13 @@ import IavfModel
 @testable import IavfTrace
 import Testing
 
+/// This process's files go in one directory, removed at exit.
+private let removeAtExit: Void = {
+    atexit { try? FileManager.default.removeItem(at: FileManager.default.temporaryDirectory.appendingPathComponent("iavf-trace-tests-\(getpid())")) }
+}()
+
 func tempPath(_ name: String) -> String {
+    _ = removeAtExit
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iavf-trace-tests-\(getpid())")
     try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     // Tests run in parallel: every file gets a name of its own.
