@@ -33,9 +33,9 @@ struct FastCursor {
     /// 1 to 18 decimal digits (what the general scanner reads without an overflow check),
     /// not followed by another digit, a fraction or an exponent.
     ///
-    /// The line's last byte is '}' (`fastEvent` checks it first), so a run of digits ends
-    /// inside the line and the loop needs no bound check. Past 18 digits the value may wrap:
-    /// it is then refused.
+    /// A non-digit always comes before `end` is passed (a line's last byte is '}', which
+    /// `fastEvent` checks first; the reader's buffer has a 0 byte after its data), so the loop
+    /// needs no bound check. Past 18 digits the value may wrap: it is then refused.
     @inline(__always)
     mutating func uint() -> Int64? {
         var q = p
@@ -303,7 +303,29 @@ extension EventDecoder {
         // The closing brace last: number runs end inside the line (see `uint`).
         guard let base = line.baseAddress, line.count > 0, line[line.count - 1] == UInt8(ascii: "}") else { return nil }
         let start = base.assumingMemoryBound(to: UInt8.self)
-        var c = FastCursor(p: start, end: start + line.count)
+        // The object ends the line: nothing after it, not even whitespace (the general path
+        // takes that).
+        guard let (e, after) = fastEvent(from: start, limit: start + line.count), after == start + line.count else { return nil }
+        return e
+    }
+
+    /// The event of a line in the writer's layout starting at `start`, read straight from the
+    /// reader's buffer (no search for the line's end first), and the byte after the line: a
+    /// newline must follow the object. Nil when the line is not one the fast path takes, or
+    /// not whole before `limit`; the reader then finds the line and decides as for any other.
+    /// A byte at `limit` must be readable and not a digit (see `uint`).
+    // `mutating` only so that the reader calls it on its decoder in place: a copy of the
+    // decoder would retain and release its buffers on every line.
+    mutating func fastLine(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>) -> (TraceEvent, UnsafePointer<UInt8>)? {
+        guard let (e, after) = fastEvent(from: start, limit: limit), after < limit, after.pointee == 0x0a else { return nil }
+        return (e, after)
+    }
+
+    /// The object at `start`, and the byte after its closing brace. No string, number or
+    /// literal it accepts holds a newline, so it never reads one line into the next.
+    @inline(__always)
+    private func fastEvent(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>) -> (TraceEvent, UnsafePointer<UInt8>)? {
+        var c = FastCursor(p: start, end: limit)
         guard c.lit(#"{"seq":"#), let seq = c.uint(),
               c.lit(#","t_ns":"#), let tNs = c.uint(),
               c.lit(#","dev":""#), let dev = interner.read(&c),
@@ -341,7 +363,8 @@ extension EventDecoder {
             body = kind == .addVid ? .addVid(key: key, phase: p, ret: ret) : .killVid(key: key, phase: p, ret: ret)
         case .snapshot:
             guard c.lit(#","filters":["#) else { return nil }
-            // The list's bytes through its ']' (an entry holds none), if it is one seen before.
+            // The list's bytes through its ']' (an entry holds none), if it is one seen before
+            // (a ']' found past the line's end spans a newline, which no kept list holds).
             let listStart = c.p
             var memoSlot = -1, listBytes = 0
             if let close = memchr(listStart, Int32(UInt8(ascii: "]")), c.end - listStart) {
@@ -439,10 +462,8 @@ extension EventDecoder {
             }
             body = kind == .open ? .open(phase: p, ret: ret) : .close(phase: p, ret: ret)
         }
-        // The object ends the line: nothing after it, not even whitespace (the general path
-        // takes that).
-        guard c.byte(UInt8(ascii: "}")), c.p == c.end else { return nil }
-        return TraceEvent(seq: seq, tNs: tNs, dev: dev, body)
+        guard c.byte(UInt8(ascii: "}")) else { return nil }
+        return (TraceEvent(seq: seq, tNs: tNs, dev: dev, body), c.p)
     }
 
     @inline(__always)

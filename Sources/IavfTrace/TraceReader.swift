@@ -54,7 +54,9 @@ public final class TraceReader {
     public init(path: String, bufferSize: Int = 1 << 20) throws {
         self.path = path
         capacity = bufferSize
-        buffer = .allocate(byteCount: capacity, alignment: 16)
+        // One byte more for the 0 after the data (see `fill`).
+        buffer = .allocate(byteCount: capacity + 1, alignment: 16)
+        buffer.storeBytes(of: 0, as: UInt8.self)
         if path == "-" {
             file = gzdopen(dup(0), "rb")
         } else {
@@ -106,23 +108,38 @@ public final class TraceReader {
 
     /// The next event, or nil at the end of the trace. Blank lines are skipped.
     public func next() throws -> TraceEvent? {
+        // A line in the writer's layout, decoded in place; anything else (another layout, a
+        // line not whole in the buffer yet, the end) goes the general way below.
+        if start < end {
+            let p = UnsafePointer((buffer + start).assumingMemoryBound(to: UInt8.self))
+            if let (ev, newline) = decoder.fastLine(from: p, limit: p + (end - start)) {
+                start += newline - p + 1
+                line += 1
+                return try accept(ev)
+            }
+        }
         while let raw = try nextLine() {
             if isBlank(raw) { continue }
-            let ev = try wrap { try decoder.event(raw) }
-            if let s = lastSeq, ev.seq <= s {
-                throw TraceReadError(file: path, line: line, field: "seq",
-                                     message: "\(ev.seq) is not greater than the previous event's \(s) (seq must strictly increase)")
-            }
-            if let t = lastT, ev.tNs < t {
-                throw TraceReadError(file: path, line: line, field: "t_ns",
-                                     message: "\(ev.tNs) goes back from \(t) (t_ns must not decrease)")
-            }
-            lastSeq = ev.seq
-            lastT = ev.tNs
-            if case .unknown(let k) = ev.body { unknownKinds[k, default: 0] += 1 }
-            return ev
+            return try accept(try wrap { try decoder.event(raw) })
         }
         return nil
+    }
+
+    /// Checks an event's order against the one before it.
+    @inline(__always)
+    private func accept(_ ev: TraceEvent) throws -> TraceEvent {
+        if let s = lastSeq, ev.seq <= s {
+            throw TraceReadError(file: path, line: line, field: "seq",
+                                 message: "\(ev.seq) is not greater than the previous event's \(s) (seq must strictly increase)")
+        }
+        if let t = lastT, ev.tNs < t {
+            throw TraceReadError(file: path, line: line, field: "t_ns",
+                                 message: "\(ev.tNs) goes back from \(t) (t_ns must not decrease)")
+        }
+        lastSeq = ev.seq
+        lastT = ev.tNs
+        if case .unknown(let k) = ev.body { unknownKinds[k, default: 0] += 1 }
+        return ev
     }
 
     private func isBlank(_ raw: UnsafeRawBufferPointer) -> Bool {
@@ -151,7 +168,10 @@ public final class TraceReader {
         }
     }
 
+    /// Reads more into the buffer, and puts a 0 after the data: a run of digits the fast path
+    /// scans ends there at the latest.
     private func fill() throws {
+        defer { buffer.storeBytes(of: 0, toByteOffset: end, as: UInt8.self) }
         if start > 0 {
             if end > start { memmove(buffer, buffer + start, end - start) }
             end -= start
@@ -161,7 +181,7 @@ public final class TraceReader {
             guard capacity < Self.maxLine else {
                 throw TraceReadError(file: path, line: line + 1, field: nil, message: "line longer than \(Self.maxLine >> 20) MiB")
             }
-            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 16)
+            let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2 + 1, alignment: 16)
             bigger.copyMemory(from: buffer, byteCount: end)
             buffer.deallocate()
             buffer = bigger

@@ -143,6 +143,58 @@ import Testing
         #expect(a.withUnsafeBufferPointer { memo.list(3, $0.baseAddress!, a.count - 1) } == nil)
     }
 
+    /// The reader decodes writer lines in place in its buffer (no search for the newline
+    /// first): whatever the buffer size, lines cut by a refill, lines the fast path refuses
+    /// (another key order, CRLF, trailing blanks), blank lines and a last line without a
+    /// newline give the events each line gives alone, and an error names its line.
+    @Test func linesReadInPlaceAgreeWithLinesAlone() throws {
+        var lines: [String] = []
+        var seq: Int64 = 0
+        for round in 0..<6 {
+            for e in Self.events {
+                seq += 1
+                var line = TraceEncoding.line(TraceEvent(seq: seq, tNs: seq * 1_000_003, dev: e.dev, e.body))
+                switch (round, seq % 7) {
+                case (1, 0): line += "\r"
+                case (2, 3): line += "  "
+                case (3, 5): line = line.replacingOccurrences(of: #"{"seq":\#(seq),"t_ns":"#, with: #"{"t_ns":"#)
+                                        .replacingOccurrences(of: #","dev":"#, with: #","seq":\#(seq),"dev":"#)
+                default: break
+                }
+                lines.append(line)
+                if round == 4 && seq % 5 == 0 { lines.append("") }
+            }
+        }
+        var d = EventDecoder()
+        let expected = try lines.filter { !$0.isEmpty }.map { l in try Array((l.hasSuffix("\r") ? String(l.dropLast()) : l).utf8).withUnsafeBytes { try d.event($0) } }
+        let header = #"{"format":"iavf-trace","version":1,"generation":"patched"}"#
+        for (text, name) in [(lines.joined(separator: "\n") + "\n", "nl"), (lines.joined(separator: "\n"), "no-final-nl")] {
+            let p = write(header + "\n" + text, "in-place-\(name).jsonl")
+            for size in [64, 97, 256, 4096, 1 << 20] {
+                let r = try TraceReader(path: p, bufferSize: size)
+                var got: [TraceEvent] = []
+                while let e = try r.next() { got.append(e) }
+                #expect(got == expected, "buffer \(size), \(name)")
+            }
+        }
+        // A bad line after many good ones, here one with a byte after its object (the fast
+        // path must see the newline right after the brace): its number, whichever path read
+        // the lines before it.
+        let good = TraceEncoding.line(TraceEvent(seq: 1000, tNs: 1, dev: "d", .down(phase: .exit)))
+        for (i, badLine) in [#"{"seq":1}"#, good + "x", good + "}"].enumerated() {
+            let bad = write(header + "\n" + lines.prefix(40).joined(separator: "\n") + "\n" + badLine + "\n", "in-place-bad-\(i).jsonl")
+            for size in [64, 4096] {
+                let r = try TraceReader(path: bad, bufferSize: size)
+                do {
+                    while try r.next() != nil {}
+                    Issue.record("the bad line \(badLine) was accepted")
+                } catch let e as TraceReadError {
+                    #expect(e.line == 42, "\(e)")
+                }
+            }
+        }
+    }
+
     private func decodeBoth(_ d: inout EventDecoder, _ line: String) throws -> (TraceEvent?, TraceEvent) {
         var bytes = Array(line.utf8)
         let f = bytes.withUnsafeBytes { d.fastEvent($0) }

@@ -18,7 +18,7 @@ func tempPath(_ name: String) -> String {
 
 func write(_ text: String, _ name: String) -> String {
     let p = tempPath(name)
-    FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
+    _ = FileManager.default.createFile(atPath: p, contents: Data(text.utf8))
     return p
 }
 
@@ -183,7 +183,7 @@ struct DecoderFuzzTests {
     func probe(_ body: [UInt8], _ i: Int) {
         let p = tempPath("fuzz-\(i % 4).jsonl")
         var data = Data(header.utf8); data.append(0x0a); data.append(contentsOf: body)
-        FileManager.default.createFile(atPath: p, contents: data)
+        _ = FileManager.default.createFile(atPath: p, contents: data)
         switch readAll(p) {
         case .success: break
         case .failure(let e): #expect(e.line >= 2, "case \(i): \(e)")
