@@ -91,10 +91,11 @@ public final class Checker {
         }
         if case .snapshot(let fs, _, _) = e.body, fs.count > d.peakList, !budget(fs.count, e, &d) { return }
         let pendingBefore = d.pending.count
-        if case .some = d.otherOrder { stepOtherOrder(e, &d) }
+        if d.hasOtherOrder { stepOtherOrder(e, &d) }
         apply(e, &d)
-        afterEvent(e, pushed: d.pending.count > pendingBefore, &d)
-        drainFreed(e, &d)
+        // The guards of both, here: most events need neither, and a call each is not free.
+        if !d.pending.isEmpty { afterEvent(e, pushed: d.pending.count > pendingBefore, &d) }
+        if d.hasModel && d.m.hasFreed { drainFreed(e, &d) }
         if !d.pendingDel.isEmpty && d.hasList { ruleEvaluations[Rule.prematureFree.ordinal] &+= 1 }
         if d.hasModel, d.m.count > d.peakList { _ = budget(d.m.count, e, &d) }
     }
@@ -388,7 +389,7 @@ public final class Checker {
                 applyNdoEarly(differing, e, &d)
             }
             d.observed = filters
-            if let other = d.otherOrder {
+            if d.hasOtherOrder, let other = d.otherOrder {
                 // The first snapshot after the overlap says which order the driver took.
                 d.otherOrder = nil
                 if !d.m.matches(filters) && other.model.matches(filters) {
@@ -717,7 +718,7 @@ public final class Checker {
     /// Filters that left the model's list during the event, checked against the DELs
     /// still waiting for a reply (premature-free) without rescanning those on every event.
     private func drainFreed(_ e: TraceEvent, _ d: inout DeviceState) {
-        guard d.hasModel, !d.m.freed.isEmpty else { return }
+        guard d.hasModel, d.m.hasFreed else { return }
         let freed = d.m.takeFreed()
         guard !d.pendingDel.isEmpty else { return }
         for k in freed { premature(k, e, &d) }

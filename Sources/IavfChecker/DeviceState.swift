@@ -198,7 +198,9 @@ struct DeviceState {
     /// Only the list: it is only ever compared with a snapshot, never adopted, so a copy of
     /// the whole model (taken on every VLAN reply) is not needed.
     var replyLag: [Filter]?
-    var otherOrder: (model: ReferenceModel, early: [VlanKey])?
+    var otherOrder: (model: ReferenceModel, early: [VlanKey])? { didSet { hasOtherOrder = otherOrder != nil } }
+    /// `otherOrder != nil`, asked after every event without copying the model to ask it.
+    private(set) var hasOtherOrder = false
 
     /// After a `lost` event: report nothing until the next snapshot rebuilds the model.
     var suspended = false

@@ -88,7 +88,10 @@ public struct ReferenceModel: Sendable {
         self.rowHits = Array(repeating: 0, count: table.compiled.cells.count)
     }
 
-    public var count: Int { filters.count }
+    // Inlinable: the checker asks after every event.
+    @inlinable public var count: Int { filters.count }
+    /// Whether a key left the list since the last `takeFreed()`.
+    @inlinable public var hasFreed: Bool { !freed.isEmpty }
 
     /// The list's keys in list order.
     public var keys: [VlanKey] { filters.map(\.key) }
