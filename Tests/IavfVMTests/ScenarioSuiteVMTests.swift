@@ -102,7 +102,8 @@ struct ScenarioSuiteVMTests {
         #expect(count("unpatched", 8)?["vlan_messages_per_cycle"] as? Double == 2, "spec 7: N = 8 costs 1 DEL + 1 ADD")
         #expect(count("unpatched", 0)?["vlan_messages_per_cycle"] as? Double == 0)
         for k in ["unpatched", "patched"] { #expect((count(k, 8)?["p50_ms"] as? Double ?? 0) > 0) }
-        #expect((kernels.first { $0["kernel"] as? String == "patched" }?["checker"] as? String ?? "").hasPrefix("pass"))
+        let patchedChecker = kernels.first { $0["kernel"] as? String == "patched" }?["checker"] as? String ?? ""
+        #expect(patchedChecker.hasPrefix("pass"), "patched checker: \(patchedChecker)")
         #expect(FileManager.default.fileExists(atPath: out.file("downup.svg")))
     }
 
@@ -116,12 +117,20 @@ struct ScenarioSuiteVMTests {
             .appendingPathComponent("iavf-check").path
         // Three ops matter (add 100, the PF refuses the next DEL, del 100); the rest is noise.
         let replay = "add 101; add 100; wait 20; add 103; reject-del; wait 5; del 100; add 102; wait 50"
+        // Confirmed as a rate: the minimal sequence reproduces R4 nearly always under TCG, not
+        // always (one CI run in many saw a single confirmation run miss it).
         let r = try Subprocess.run(bin, ["stress", "--kernel", "both", "--replay", replay, "--tries", "1",
-                                         "--shrink-attempts", "24", "--confirm", "1", "-o", out.path, "--format", "json",
+                                         "--shrink-attempts", "24", "--confirm", "3", "-o", out.path, "--format", "json",
                                          "--pf-module", PFVMTestEnvironment.packageRoot + "/pf-module"])
-        print("stress --replay (exit \(r.status)):\n\(r.stdout.prefix(6000))")
+        let reports = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]],
+                                   "stress --replay (exit \(r.status)):\n\(r.stdout.prefix(3000))\n\(r.stderr.suffix(3000))")
+        // What a failure needs to be read: each kernel's outcome and the shrinking log, not the
+        // coverage that fills most of the JSON.
+        for k in reports {
+            print("stress \(k["kernel"] ?? "?"): \(k["verdict"] ?? "?"), target \(k["target"] ?? "-"), minimal \(k["minimal"] ?? "-"), confirmed \(k["confirmed"] ?? "-")/\(k["confirmRuns"] ?? "-"), findings \((k["findings"] as? [[String: Any]] ?? []).map { "\($0["rule"] ?? "?") vid \($0["vid"] ?? "?")" })")
+        }
+        print("stress log:\n\(r.stderr.split(separator: "\n").filter { $0.contains("shrunk") || $0.contains("minimal") || $0.contains("cut after") || $0.contains("attempt") }.suffix(40).joined(separator: "\n"))")
         #expect(r.status == 1, "a violation on unpatched: exit 1\n\(r.stderr.suffix(2000))")
-        let reports = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
         #expect(reports.map { $0["kernel"] as? String } == ["unpatched", "patched"])
         try #require(reports.count == 2, "one report per kernel")
         let u = reports[0], p = reports[1]
@@ -131,7 +140,7 @@ struct ScenarioSuiteVMTests {
         let core = ["add 100", "reject-del", "del 100"]
         #expect(minimal.filter { core.contains($0) } == core, "minimal keeps the three ops in order: \(minimal)")
         #expect(minimal.count <= 4, "minimal: \(minimal)")
-        #expect(u["confirmed"] as? Int == 1)
+        #expect((u["confirmed"] as? Int ?? 0) >= 2, "R4 reproduced \(u["confirmed"] ?? 0) of 3 times by the minimal sequence")
         let findings = u["findings"] as? [[String: Any]] ?? []
         #expect(findings.contains { $0["rule"] as? String == "untracked-hw-filter" && $0["vid"] as? Int == 100 && $0["op"] != nil })
         #expect(FileManager.default.fileExists(atPath: u["minimal_trace"] as? String ?? u["minimalTrace"] as? String ?? "/nonexistent"))
