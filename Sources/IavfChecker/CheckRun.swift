@@ -27,7 +27,7 @@ public enum CheckRun {
                 for j in 0..<b.events.count {
                     b.events.feed(j) { checker.feed($0) }
                     if let refused = checker.refusal {
-                        throw TraceReadError(file: path, line: b.lines[j], field: refused.field, message: refused.message)
+                        throw TraceReadError(file: path, line: b.events.lines[j], field: refused.field, message: refused.message)
                     }
                 }
                 batches.recycle(b.events)

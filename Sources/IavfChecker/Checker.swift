@@ -388,7 +388,8 @@ public final class Checker {
                 }
                 applyNdoEarly(differing, e, &d)
             }
-            d.observed = filters
+            // (No `d.observed` here: with a model nothing reads it, and keeping each list
+            // cost a retain and a release of an array the decoding thread made.)
             if d.hasOtherOrder, let other = d.otherOrder {
                 // The first snapshot after the overlap says which order the driver took.
                 d.otherOrder = nil

@@ -130,10 +130,21 @@ final class DecodedBatches {
     /// event. Whatever is left in it is destroyed when it is refilled or released.
     final class Events {
         let base: UnsafeMutablePointer<TraceEvent>
+        /// The line of each event (for errors the checker raises on it).
+        let lines: UnsafeMutablePointer<Int>
         // Touched once per event, by one thread at a time (the queues hand the batch over).
         @exclusivity(unchecked) private(set) var count = 0
-        init(capacity: Int) { base = .allocate(capacity: capacity) }
-        func append(_ e: TraceEvent) { (base + count).initialize(to: e); count += 1 }
+        init(capacity: Int) {
+            base = .allocate(capacity: capacity)
+            lines = .allocate(capacity: capacity)
+        }
+        /// Decodes the reader's next event into the next slot; false at the end of the trace.
+        func append(from reader: TraceReader) throws -> Bool {
+            guard try reader.decodeNext(into: base + count) else { return false }
+            lines[count] = reader.line
+            count += 1
+            return true
+        }
         /// Hands event `j` to `body` without copying it: moved out and back in.
         @inline(__always)
         func feed(_ j: Int, _ body: (TraceEvent) -> Void) {
@@ -141,21 +152,22 @@ final class DecodedBatches {
             body(e)
             (base + j).initialize(to: consume e)
         }
-        /// Destroys the events, for the batch to be filled again.
+        /// Destroys the events, for the batch to be filled again: one at a time, which the
+        /// compiler makes a release of the event's list if it has one; `deinitialize(count:)`
+        /// of many went through the runtime's generic destroy, a call per event.
         func clear() {
-            base.deinitialize(count: count)
+            for i in 0..<count { _ = (base + i).move() }
             count = 0
         }
         deinit {
-            base.deinitialize(count: count)
+            clear()
             base.deallocate()
+            lines.deallocate()
         }
     }
 
     struct Batch {
         var events: Events
-        /// The line of each event (for errors the checker raises on it).
-        var lines: [Int] = []
         /// The reader's error after the batch's events, if it stopped on one.
         var error: Error?
         var last = false
@@ -175,16 +187,13 @@ final class DecodedBatches {
         func batch() -> Batch {
             let events: Events
             if let used = returned.tryTake() { used.clear(); events = used } else { events = Events(capacity: DecodedBatches.batchSize) }
-            var b = Batch(events: events)
-            b.lines.reserveCapacity(Self.batchSize)
-            return b
+            reader.forgetLists()
+            return Batch(events: events)
         }
         thread = JoinableThread {
             var b = batch()
             do {
-                while let e = try reader.next() {
-                    b.events.append(e)
-                    b.lines.append(reader.line)
+                while try b.events.append(from: reader) {
                     if b.events.count == Self.batchSize {
                         guard queue.put(b) else { return }
                         b = batch()

@@ -118,7 +118,8 @@ struct DeviceState {
     let hasModel: Bool
     /// The model, for the paths a finding takes (a copy).
     var model: ReferenceModel? { hasModel ? m : nil }
-    /// The last snapshot's filters.
+    /// The last snapshot's filters, kept for a device without a model (with one, the model
+    /// is the list: `currentList`).
     var observed: [Filter]?
     /// (vid, tpid) with a successful add_vid exit and no later kill_vid enter. Changed only
     /// through `intendAdd`, `intendKill` and `setIntent`, which count the edits.

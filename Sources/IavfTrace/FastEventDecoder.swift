@@ -208,6 +208,8 @@ final class ListCache<T: ListElement> {
 
     init() { arrays = Array(repeating: [], count: Self.slots) }
 
+    func forget() { for i in arrays.indices { arrays[i] = [] } }
+
     @inline(__always)
     func array(_ p: UnsafePointer<T>, _ n: Int) -> [T] {
         guard n > 0 else { return [] }
@@ -247,6 +249,10 @@ final class RawListMemo<T> {
     }
 
     deinit { bytes.deallocate() }
+
+    func forget() {
+        for i in lengths.indices { lengths[i] = -1; lists[i] = [] }
+    }
 
     /// The slot of `n` (8 to `maxBytes`) bytes: their words rotated and mixed, the last word
     /// read where it ends (it may overlap the one before).
@@ -295,6 +301,12 @@ final class ListScratch {
         filters.deallocate()
         keys.deallocate()
     }
+
+    func forget() {
+        filterLists.forget()
+        keyLists.forget()
+        rawFilterLists.forget()
+    }
 }
 
 extension EventDecoder {
@@ -305,8 +317,12 @@ extension EventDecoder {
         let start = base.assumingMemoryBound(to: UInt8.self)
         // The object ends the line: nothing after it, not even whitespace (the general path
         // takes that).
-        guard let (e, after) = fastEvent(from: start, limit: start + line.count), after == start + line.count else { return nil }
-        return e
+        return withUnsafeTemporaryAllocation(of: TraceEvent.self, capacity: 1) { buf -> TraceEvent? in
+            let out = buf.baseAddress!
+            guard let after = fastEvent(from: start, limit: start + line.count, into: out) else { return nil }
+            let e = out.move()
+            return after == start + line.count ? e : nil
+        }
     }
 
     /// The event of a line in the writer's layout starting at `start`, read straight from the
@@ -316,15 +332,22 @@ extension EventDecoder {
     /// A byte at `limit` must be readable and not a digit (see `uint`).
     // `mutating` only so that the reader calls it on its decoder in place: a copy of the
     // decoder would retain and release its buffers on every line.
-    mutating func fastLine(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>) -> (TraceEvent, UnsafePointer<UInt8>)? {
-        guard let (e, after) = fastEvent(from: start, limit: limit), after < limit, after.pointee == 0x0a else { return nil }
-        return (e, after)
+    ///
+    /// The event is made in `out` (left uninitialized on nil): returned, it would be copied
+    /// through the stack several times, and those copies (stores and loads of different
+    /// sizes) stalled the decoding thread more than the parse of a short line costs.
+    mutating func fastLine(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>,
+                           into out: UnsafeMutablePointer<TraceEvent>) -> UnsafePointer<UInt8>? {
+        guard let after = fastEvent(from: start, limit: limit, into: out) else { return nil }
+        guard after < limit, after.pointee == 0x0a else { out.deinitialize(count: 1); return nil }
+        return after
     }
 
     /// The object at `start`, and the byte after its closing brace. No string, number or
     /// literal it accepts holds a newline, so it never reads one line into the next.
     @inline(__always)
-    private func fastEvent(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>) -> (TraceEvent, UnsafePointer<UInt8>)? {
+    private func fastEvent(from start: UnsafePointer<UInt8>, limit: UnsafePointer<UInt8>,
+                           into out: UnsafeMutablePointer<TraceEvent>) -> UnsafePointer<UInt8>? {
         var c = FastCursor(p: start, end: limit)
         guard c.lit(#"{"seq":"#), let seq = c.uint(),
               c.lit(#","t_ns":"#), let tNs = c.uint(),
@@ -463,7 +486,8 @@ extension EventDecoder {
             body = kind == .open ? .open(phase: p, ret: ret) : .close(phase: p, ret: ret)
         }
         guard c.byte(UInt8(ascii: "}")) else { return nil }
-        return (TraceEvent(seq: seq, tNs: tNs, dev: dev, body), c.p)
+        out.initialize(to: TraceEvent(seq: seq, tNs: tNs, dev: dev, body))
+        return c.p
     }
 
     @inline(__always)

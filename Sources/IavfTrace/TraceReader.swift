@@ -106,40 +106,59 @@ public final class TraceReader {
         }
     }
 
+    /// Drops the lists the decoder keeps to hand out again. An event's list is then shared
+    /// only with events decoded after it up to the next call: a consumer on another thread
+    /// (`check`'s checking thread, a batch behind) then never counts references on an array
+    /// the decoding thread is still handing out, which made both threads wait for its cache line.
+    public func forgetLists() { decoder.scratch.forget() }
+
     /// The next event, or nil at the end of the trace. Blank lines are skipped.
     public func next() throws -> TraceEvent? {
+        try withUnsafeTemporaryAllocation(of: TraceEvent.self, capacity: 1) { buf in
+            try decodeNext(into: buf.baseAddress!) ? buf.baseAddress!.move() : nil
+        }
+    }
+
+    /// The next event made in `out` (uninitialized memory), or false at the end of the trace:
+    /// for a consumer that keeps events in memory of its own, without a copy of each.
+    public func decodeNext(into out: UnsafeMutablePointer<TraceEvent>) throws -> Bool {
         // A line in the writer's layout, decoded in place; anything else (another layout, a
         // line not whole in the buffer yet, the end) goes the general way below.
         if start < end {
             let p = UnsafePointer((buffer + start).assumingMemoryBound(to: UInt8.self))
-            if let (ev, newline) = decoder.fastLine(from: p, limit: p + (end - start)) {
+            if let newline = decoder.fastLine(from: p, limit: p + (end - start), into: out) {
                 start += newline - p + 1
                 line += 1
-                return try accept(ev)
+                try accept(out)
+                return true
             }
         }
         while let raw = try nextLine() {
             if isBlank(raw) { continue }
-            return try accept(try wrap { try decoder.event(raw) })
+            out.initialize(to: try wrap { try decoder.event(raw) })
+            try accept(out)
+            return true
         }
-        return nil
+        return false
     }
 
-    /// Checks an event's order against the one before it.
+    /// Checks an event's order against the one before it (and destroys it if it is out of order).
     @inline(__always)
-    private func accept(_ ev: TraceEvent) throws -> TraceEvent {
-        if let s = lastSeq, ev.seq <= s {
+    private func accept(_ out: UnsafeMutablePointer<TraceEvent>) throws {
+        let seq = out.pointee.seq, t = out.pointee.tNs
+        if let s = lastSeq, seq <= s {
+            out.deinitialize(count: 1)
             throw TraceReadError(file: path, line: line, field: "seq",
-                                 message: "\(ev.seq) is not greater than the previous event's \(s) (seq must strictly increase)")
+                                 message: "\(seq) is not greater than the previous event's \(s) (seq must strictly increase)")
         }
-        if let t = lastT, ev.tNs < t {
+        if let last = lastT, t < last {
+            out.deinitialize(count: 1)
             throw TraceReadError(file: path, line: line, field: "t_ns",
-                                 message: "\(ev.tNs) goes back from \(t) (t_ns must not decrease)")
+                                 message: "\(t) goes back from \(last) (t_ns must not decrease)")
         }
-        lastSeq = ev.seq
-        lastT = ev.tNs
-        if case .unknown(let k) = ev.body { unknownKinds[k, default: 0] += 1 }
-        return ev
+        lastSeq = seq
+        lastT = t
+        if case .unknown(let k) = out.pointee.body { unknownKinds[k, default: 0] += 1 }
     }
 
     private func isBlank(_ raw: UnsafeRawBufferPointer) -> Bool {

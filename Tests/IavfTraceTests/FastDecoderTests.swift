@@ -176,6 +176,21 @@ import Testing
                 while let e = try r.next() { got.append(e) }
                 #expect(got == expected, "buffer \(size), \(name)")
             }
+            // Into memory of the caller's (as `check`'s batches take them), with the decoder's
+            // kept lists dropped every few events (as at every batch): the same events.
+            for every in [1, 3, 1000] {
+                let r = try TraceReader(path: p, bufferSize: 256)
+                let slots = UnsafeMutablePointer<TraceEvent>.allocate(capacity: expected.count + 1)
+                var n = 0
+                while try r.decodeNext(into: slots + n) {
+                    n += 1
+                    if n % every == 0 { r.forgetLists() }
+                }
+                let got = Array(UnsafeBufferPointer(start: slots, count: n))
+                slots.deinitialize(count: n)
+                slots.deallocate()
+                #expect(got == expected, "decodeNext, lists forgotten every \(every), \(name)")
+            }
         }
         // A bad line after many good ones, here one with a byte after its object (the fast
         // path must see the newline right after the brace): its number, whichever path read
