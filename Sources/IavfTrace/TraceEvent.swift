@@ -7,11 +7,13 @@ public struct TraceEvent: Sendable, Equatable {
     /// would only make the checker's per-event work grow).
     public static let maxListEntries = 8192
 
+    // `body` first: with it last, the checker's first reads of an event's body straddled
+    // the 16-byte stores of the event's copy and stalled on every event.
+    public var body: Body
     public var seq: Int64
     public var tNs: Int64
     /// The adapter: its PCI address when known, else the netdev name at the start.
     public var dev: String
-    public var body: Body
 
     public init(seq: Int64, tNs: Int64, dev: String, _ body: Body) {
         self.seq = seq
