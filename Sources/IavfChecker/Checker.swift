@@ -366,56 +366,10 @@ public final class Checker {
             if d.inCycle { d.cycleResetSeen = true }
 
         case .snapshot(let filters, let count, let at):
+            // The list is only lent below (the helpers copy what they keep): a copy here was a
+            // retain and a release of an array the decoding thread made, on every snapshot.
             checkCount(e, filters, count, &d)
-            if !d.hasModel {
-                // Without a model the list is the last snapshot: what left it since is freed.
-                if !d.pendingDel.isEmpty, let old = d.observed {
-                    let now = VlanKeySet(filters.map(\.key))
-                    for f in old where !now.contains(f.key) { premature(f.key, e, &d) }
-                }
-                d.observed = filters
-                checkLostFilters(e, filters, &d)
-                return
-            }
-            ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
-            // `d.model?.…` and not `d.model!.…` or `if let`: those copy the model (a retain and
-            // a release of each of its lists) on every snapshot.
-            if !d.ndoInFlight.isEmpty, !d.m.matches(filters) {
-                // A snapshot from the workqueue can show an ndo's list edit before its exit.
-                let m = d.m
-                let differing = d.ndoInFlight.keys.filter { k in
-                    filters.first { $0.key == k }?.state != m.state(of: k)
-                }
-                applyNdoEarly(differing, e, &d)
-            }
-            // (No `d.observed` here: with a model nothing reads it, and keeping each list
-            // cost a retain and a release of an array the decoding thread made.)
-            if d.hasOtherOrder, let other = d.otherOrder {
-                // The first snapshot after the overlap says which order the driver took.
-                d.otherOrder = nil
-                if !d.m.matches(filters) && other.model.matches(filters) {
-                    d.m = other.model
-                    _ = d.m.takeFreed()
-                }
-            }
-            let matches = d.m.matches(filters)
-            if let lag = d.replyLag {
-                let lagMatches = ReferenceModel.list(lag, matches: filters)
-                // The walk ran before the last reply's list edit (the reply's record came
-                // first): nothing to judge yet. The completion can stay behind its record
-                // across several ndo calls (its CPU slow under TCG), which take their
-                // snapshots beside it; the first snapshot from any other context ends the wait.
-                if !matches && lagMatches {
-                    if SnapshotContext(at: at) != .ndo { d.replyLag = nil }
-                    return
-                }
-                d.replyLag = nil
-            }
-            if matches {
-                checkLostFilters(e, filters, &d)
-            } else {
-                hold(e, filters, at: at, &d)
-            }
+            if d.hasModel { judgeSnapshot(e, filters, at: at, &d) } else { snapshotWithoutModel(e, filters, &d) }
 
         case .settled:
             d.replyLag = nil
@@ -435,6 +389,58 @@ public final class Checker {
 
         case .upComplete, .pf, .unknown, .lost, .mark:
             break
+        }
+    }
+
+    /// A snapshot of a device without a model: the list is the last snapshot, and what left
+    /// it since is freed.
+    private func snapshotWithoutModel(_ e: TraceEvent, _ filters: [Filter], _ d: inout DeviceState) {
+        if !d.pendingDel.isEmpty, let old = d.observed {
+            let now = VlanKeySet(filters.map(\.key))
+            for f in old where !now.contains(f.key) { premature(f.key, e, &d) }
+        }
+        d.observed = filters
+        checkLostFilters(e, filters, &d)
+    }
+
+    /// A snapshot against the model: held until a later record explains it, or judged.
+    private func judgeSnapshot(_ e: TraceEvent, _ filters: [Filter], at: String?, _ d: inout DeviceState) {
+        ruleEvaluations[Rule.stateDivergence.ordinal] &+= 1
+        // `d.m` and not `d.model!`: that copies the model (a retain and a release of each of
+        // its lists) on every snapshot.
+        if !d.ndoInFlight.isEmpty, !d.m.matches(filters) {
+            // A snapshot from the workqueue can show an ndo's list edit before its exit.
+            var differing: [VlanKey] = []
+            for k in d.ndoInFlight.keys where filters.first(where: { $0.key == k })?.state != d.m.state(of: k) {
+                differing.append(k)
+            }
+            applyNdoEarly(differing, e, &d)
+        }
+        if d.hasOtherOrder, let other = d.otherOrder {
+            // The first snapshot after the overlap says which order the driver took.
+            d.otherOrder = nil
+            if !d.m.matches(filters) && other.model.matches(filters) {
+                d.m = other.model
+                _ = d.m.takeFreed()
+            }
+        }
+        let matches = d.m.matches(filters)
+        if let lag = d.replyLag {
+            let lagMatches = ReferenceModel.list(lag, matches: filters)
+            // The walk ran before the last reply's list edit (the reply's record came
+            // first): nothing to judge yet. The completion can stay behind its record
+            // across several ndo calls (its CPU slow under TCG), which take their
+            // snapshots beside it; the first snapshot from any other context ends the wait.
+            if !matches && lagMatches {
+                if SnapshotContext(at: at) != .ndo { d.replyLag = nil }
+                return
+            }
+            d.replyLag = nil
+        }
+        if matches {
+            checkLostFilters(e, filters, &d)
+        } else {
+            hold(e, filters, at: at, &d)
         }
     }
 
@@ -670,9 +676,13 @@ public final class Checker {
         // key listed twice must not stand in for a missing one). The scratch set is
         // emptied again key by key: no set is made per snapshot.
         if d.lostReported.isEmpty {
-            if d.lostCheckedEdits == d.intentEdits, let last = d.lostCheckedList, Self.sameStorage(last, filters) { return }
+            // The same long list (the same array) against the same intent set was found whole
+            // before. A short list is checked again: cheaper than keeping it (a retain and a
+            // release of an array the decoding thread made).
+            let short = filters.count <= 16
+            if !short, d.lostCheckedEdits == d.intentEdits, let last = d.lostCheckedList, Self.sameStorage(last, filters) { return }
             var distinct = 0
-            if filters.count <= 16 {
+            if short {
                 // A short list: a key counts once, at its first place in the list.
                 filters.withUnsafeBufferPointer { fs in
                     for i in fs.indices where d.intent.contains(fs[i].key) {
@@ -687,8 +697,10 @@ public final class Checker {
                 for f in filters { scratchKeys.remove(f.key) }
             }
             if distinct == d.intent.count {
-                d.lostCheckedList = filters
-                d.lostCheckedEdits = d.intentEdits
+                if !short {
+                    d.lostCheckedList = filters
+                    d.lostCheckedEdits = d.intentEdits
+                }
                 return
             }
         }

@@ -126,9 +126,9 @@ struct DeviceState {
     private(set) var intent = VlanKeySet()
     /// Edits of `intent` so far.
     private(set) var intentEdits: UInt64 = 0
-    /// The last list the lost-filter rule found whole, and `intentEdits` then: the same
-    /// list (the decoder hands out one array for a list it has seen) against the same
-    /// intent set needs no second look.
+    /// The last long list (over 16 entries) the lost-filter rule found whole, and
+    /// `intentEdits` then: the same list (the decoder hands out one array for a list it has
+    /// seen) against the same intent set needs no second look.
     var lostCheckedList: [Filter]?
     var lostCheckedEdits: UInt64 = 0
 

@@ -255,6 +255,20 @@ struct VerdictRegressionTests {
         #expect(r.findings.contains { $0.rule == .stateDivergence && $0.message.contains("listed twice") })
     }
 
+    @Test("lost-filter looks again at the same list (the same array) once the intent set changed, short or long", arguments: [3, 20])
+    func sameListNewIntent(_ n: Int) {
+        var t = TraceScript(nil)
+        for v in 1...n { t.addVid(UInt16(v)) }
+        // One array for every snapshot, as the decoder hands out a list it has seen before.
+        let list = (1...n).map { Filter(key: VlanKey(vid: UInt16($0)), state: .ACTIVE) }
+        t.add(.snapshot(filters: list, count: n, at: "reply"))
+        t.add(.snapshot(filters: list, count: n, at: "reply"))
+        #expect(t.check().rules[.lostFilter] == nil)
+        t.addVid(UInt16(n + 1))
+        t.add(.snapshot(filters: list, count: n, at: "reply"))
+        #expect(t.check().rules[.lostFilter] == 1, "VLAN \(n + 1) wanted, and the same list again lacks it")
+    }
+
     @Test("a mid-stream device that never gets a snapshot is reported and cannot pass")
     func midStreamNoBaseline() {
         var t = TraceScript(.patched, mid: true)
